@@ -1,0 +1,1 @@
+"""The ``afw`` command line: ``afw lpad ...``, ``afw rlaunch ...``, ``afw qlaunch ...``."""

@@ -1,0 +1,111 @@
+"""Blocking, atomic file replacement and batched launch-dir reads for worker threads.
+
+These are the synchronous primitives behind :class:`afw.fs.local.LocalFileSystem`; code that
+already runs in a thread (the compute-node Rocket and its heartbeat) calls them directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+
+from afw.fs.base import DirSnapshot, FileStat
+
+__all__ = ["fsync_dir", "read_dir_snapshot", "read_launch_dirs_sync", "write_atomic_sync"]
+
+_DIR_FSYNC_UNSUPPORTED = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EBADF}
+_MISSING = {errno.ENOENT, errno.ENOTDIR}
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Make a rename inside ``path`` durable; filesystems that cannot fsync a dir are skipped."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in _DIR_FSYNC_UNSUPPORTED:
+            raise
+    finally:
+        os.close(fd)
+
+
+def _temp_path(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
+
+
+def write_atomic_sync(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace ``path`` with ``data``: temp file in the same dir, fsync, rename, fsync the dir.
+
+    Readers see the old or the new content, never a torn file. The temp file honours the umask
+    like a plain ``open(path, "w")`` would, and is removed if anything fails.
+    """
+    target = Path(path).absolute()
+    temp = _temp_path(target)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        with os.fdopen(fd, "wb", closefd=True) as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temp.replace(target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    fsync_dir(target.parent)
+
+
+def _read_one(path: Path) -> tuple[FileStat, bytes] | None:
+    """Open once, then fstat and read the same inode, so stat and bytes always match."""
+    try:
+        with path.open("rb") as handle:
+            st = os.fstat(handle.fileno())
+            return FileStat(st.st_size, st.st_mtime_ns), handle.read()
+    except OSError as exc:
+        if exc.errno in _MISSING:
+            return None
+        raise
+
+
+def _dir_state(path: str) -> tuple[bool, str | None]:
+    try:
+        st = Path(path).stat()
+    except OSError as exc:
+        if exc.errno in _MISSING:
+            return False, f"launch dir {path} does not exist"
+        return True, f"cannot stat {path}: {exc.strerror}"
+    if not stat.S_ISDIR(st.st_mode):
+        return False, f"launch dir {path} is not a directory"
+    return True, None
+
+
+def read_dir_snapshot(path: str, names: Sequence[str]) -> DirSnapshot:
+    """Read ``names`` in ``path``; never raises (failures go to ``DirSnapshot.error``)."""
+    files: dict[str, bytes | None] = {}
+    stats: dict[str, FileStat | None] = {}
+    errors: list[str] = []
+    base = Path(path)
+    for name in names:
+        try:
+            entry = _read_one(base / name)
+        except OSError as exc:
+            errors.append(f"cannot read {name}: {exc.strerror or exc}")
+            entry = None
+        stats[name], files[name] = entry if entry else (None, None)
+    exists = True
+    if not any(stats.values()) and not errors:
+        exists, problem = _dir_state(path)
+        if problem:
+            errors.append(problem)
+    error = "; ".join(errors) if errors else None
+    return DirSnapshot(path=path, files=files, stats=stats, exists=exists, error=error)
+
+
+def read_launch_dirs_sync(dirs: Sequence[str], names: Sequence[str]) -> list[DirSnapshot]:
+    """Read a whole batch of launch dirs in the calling thread."""
+    return [read_dir_snapshot(path, names) for path in dirs]

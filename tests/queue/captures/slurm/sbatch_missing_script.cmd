@@ -1,0 +1,1 @@
+sbatch /tmp/afw-capture-2y0os85p/missing.sh

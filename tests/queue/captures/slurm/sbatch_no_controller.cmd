@@ -1,0 +1,1 @@
+sbatch ok.sh

@@ -1,0 +1,1 @@
+squeue --noheader --user=root '--format=%i|%T'

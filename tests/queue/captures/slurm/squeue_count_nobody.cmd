@@ -1,0 +1,1 @@
+squeue --noheader --user=nobody '--format=%i|%T'

@@ -1,0 +1,1 @@
+squeue --noheader --states=all --jobs=18 '--format=%i|%T'

@@ -1,0 +1,1 @@
+squeue --noheader --states=all --jobs=999999 '--format=%i|%T'
