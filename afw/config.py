@@ -60,7 +60,9 @@ def _mongo_url(doc: Mapping[str, Any]) -> str:
     auth = ""
     if doc.get("username"):
         auth = f"{quote_plus(str(doc['username']))}:{quote_plus(str(doc.get('password') or ''))}@"
-    return f"mongodb://{auth}{host}:{int(doc.get('port') or 27017)}/{doc.get('name') or 'fireworks'}"
+    return (
+        f"mongodb://{auth}{host}:{int(doc.get('port') or 27017)}/{doc.get('name') or 'fireworks'}"
+    )
 
 
 def store_config_from_dict(doc: Any, source: str) -> StoreConfig:

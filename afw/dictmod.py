@@ -33,7 +33,7 @@ def _parent(doc: dict[str, Any], path: str) -> tuple[dict[str, Any], str]:
 def _list_at(node: dict[str, Any], key: str, path: str) -> list[Any]:
     value = node.setdefault(key, [])
     if not isinstance(value, list):
-        raise ValueError(f"mod_spec: {path!r} is not a list")
+        raise TypeError(f"mod_spec: {path!r} is not a list")
     return value
 
 
@@ -115,7 +115,7 @@ def apply_mod(mod: Mapping[str, Any], doc: dict[str, Any]) -> None:
         if op is None:
             raise ValueError(f"mod_spec: unknown operator {op_name!r}")
         if not isinstance(changes, Mapping):
-            raise ValueError(f"mod_spec: {op_name} expects a mapping of paths to values")
+            raise TypeError(f"mod_spec: {op_name} expects a mapping of paths to values")
         for path, value in changes.items():
             # A copy: the same mod is applied to several specs and must not alias them.
             op(doc, str(path), copy.deepcopy(value))

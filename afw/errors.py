@@ -4,7 +4,7 @@ Every error afw raises on purpose derives from :class:`AfwError`. Driver errors 
 asyncssh, OS) are translated at the boundary into one of these, with context attached::
 
     AfwError
-    ├── ConfigError              bad my_launchpad.yaml / my_fworker.yaml / my_qadapter.yaml, bad option
+    ├── ConfigError              bad launchpad / fworker / qadapter file, bad option
     ├── SerializationError       malformed JSON/YAML, unknown _fw_name, bad task parameters
     │   └── TaskParamError       missing required or unknown task parameter
     ├── WorkflowError            invalid workflow: missing link target, cycle, duplicate ids

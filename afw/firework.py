@@ -65,7 +65,7 @@ class Firework:
         full_spec["_tasks"] = [task_dict(t) for t in task_list]
         fw = cls(spec=full_spec, fw_id=fw_id or 0, name=name or "Unnamed FW")
         if parents is not None:
-            fw.parents = list(parents) if isinstance(parents, list | tuple) else [parents]
+            fw.parents = [parents] if isinstance(parents, Firework) else list(parents)
         return fw
 
     parents: list[Firework] = field(default_factory=list, repr=False, compare=False)
@@ -130,11 +130,15 @@ class Firework:
         }
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any], launches: Iterable[Launch] | None = None) -> Firework:
+    def from_dict(
+        cls, doc: Mapping[str, Any], launches: Iterable[Launch] | None = None
+    ) -> Firework:
         """Build from a file dict (launches inline) or a db document (ids + ``launches`` given)."""
         raw_launches = doc.get("launches") or []
         if launches is None:
-            launches = [Launch.from_dict(item) for item in raw_launches if isinstance(item, Mapping)]
+            launches = [
+                Launch.from_dict(item) for item in raw_launches if isinstance(item, Mapping)
+            ]
         archived = [
             int(item["launch_id"]) if isinstance(item, Mapping) else int(item)
             for item in doc.get("archived_launches") or []

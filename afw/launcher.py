@@ -14,7 +14,7 @@ import anyio
 from afw.config import PING_TIME_SECS
 from afw.fworker import FWorker
 from afw.launchpad import LaunchPad
-from afw.rocket import Rocket, RunResult, StopFlag
+from afw.rocket import Rocket, RunResult, StopFlag, absolute_dir
 from afw.timeutil import datestamp
 
 __all__ = ["RapidfireOptions", "launcher_dir", "rapidfire"]
@@ -52,7 +52,10 @@ def _redirect(directory: Path, enabled: bool) -> Iterator[None]:
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
-    with (directory / "FW_job.out").open("ab") as out, (directory / "FW_job.error").open("ab") as err:
+    with (
+        (directory / "FW_job.out").open("ab") as out,
+        (directory / "FW_job.error").open("ab") as err,
+    ):
         os.dup2(out.fileno(), 1)
         os.dup2(err.fileno(), 2)
         try:
@@ -99,7 +102,7 @@ async def rapidfire(
     """
     opts = opts or RapidfireOptions()
     stop = stop or StopFlag()
-    parent = Path(start_dir or os.getcwd()).absolute()
+    parent = Path(absolute_dir(start_dir))
     started = anyio.current_time()
     results: list[RunResult] = []
     loops = 0

@@ -100,7 +100,9 @@ class LaunchPad(LaunchPadQueries):
         """Add one workflow; returns ``{old_fw_id: new_fw_id}``."""
         return (await self.add_wfs([wf]))[0]
 
-    async def add_wfs(self, wfs: Iterable[Workflow | Firework | Mapping[str, Any]]) -> list[dict[int, int]]:
+    async def add_wfs(
+        self, wfs: Iterable[Workflow | Firework | Mapping[str, Any]]
+    ) -> list[dict[int, int]]:
         """Add many workflows with one id allocation and one write."""
         prepared = [_prepare(wf) for wf in wfs]
         return await self.store.insert_workflows(prepared)
@@ -156,14 +158,17 @@ class LaunchPad(LaunchPadQueries):
 
         Returns False when the launch was already finished (nothing applied twice).
         """
-        action_dict = (action.to_dict() if isinstance(action, FWAction) else dict(action or {}))
+        action_dict = action.to_dict() if isinstance(action, FWAction) else dict(action or {})
         action_dict = FWAction.from_dict(action_dict).to_dict()
         holders = (await self.store.fw_ids_of_launches([launch_id])).get(launch_id, [])
         if not holders:
             launches = await self.store.get_launches([launch_id])
             if not launches:
                 raise NotFoundError(f"no launch with id {launch_id}", launch_id=launch_id)
-            log.warning("launch %s is no longer current (rerun or archived); result kept on the launch only", launch_id)
+            log.warning(
+                "launch %s is no longer current (rerun or archived): result kept on the launch",
+                launch_id,
+            )
             await self._finish_orphan(launches[0], action_dict, state)
             return False
 
@@ -204,9 +209,7 @@ class LaunchPad(LaunchPadQueries):
 
     # -- state commands ---------------------------------------------------------------------------
 
-    async def _each(
-        self, fw_ids: Sequence[int], op: Callable[[Workflow, int], bool]
-    ) -> list[int]:
+    async def _each(self, fw_ids: Sequence[int], op: Callable[[Workflow, int], bool]) -> list[int]:
         """Apply a per-Firework op, one store update per workflow; returns the ids changed."""
         changed: list[int] = []
         for group in await self._group_by_workflow(fw_ids):
@@ -267,19 +270,22 @@ class LaunchPad(LaunchPadQueries):
         def op(wf: Workflow) -> bool:
             skip = () if defuse_all_states else ("COMPLETED", "FIZZLED")
             ids = [i for i in wf.links if wf.fw_states[i] not in skip]
-            return any([lpops.defuse(wf, i) for i in ids])
+            changed = [lpops.defuse(wf, i) for i in ids]
+            return any(changed)
 
         return await self._whole_wf(fw_id, op)
 
     async def pause_wf(self, fw_id: int) -> bool:
         def op(wf: Workflow) -> bool:
-            return any([lpops.pause(wf, i) for i in list(wf.links)])
+            changed = [lpops.pause(wf, i) for i in list(wf.links)]
+            return any(changed)
 
         return await self._whole_wf(fw_id, op)
 
     async def reignite_wf(self, fw_id: int) -> bool:
         def op(wf: Workflow) -> bool:
-            return any([lpops.reignite(wf, i) for i in sorted(wf.links)])
+            changed = [lpops.reignite(wf, i) for i in sorted(wf.links)]
+            return any(changed)
 
         return await self._whole_wf(fw_id, op)
 

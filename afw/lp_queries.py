@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from afw.config import RESERVATION_EXPIRATION_SECS, RUN_EXPIRATION_SECS
 from afw.db import SortSpec, Store
@@ -14,9 +14,6 @@ from afw.fworker import FWorker
 from afw.launch import Launch
 from afw.timeutil import now, parse_iso, to_iso
 from afw.workflow import Workflow
-
-if TYPE_CHECKING:
-    from afw.launchpad import LaunchPad
 
 __all__ = ["LaunchPadQueries", "LostRuns"]
 
@@ -28,6 +25,31 @@ class LaunchPadQueries:
 
     @property
     def store(self) -> Store:
+        raise NotImplementedError
+
+    # Write operations the detectors use; provided by :class:`afw.LaunchPad`.
+    async def mark_fizzled(self, launch_id: int) -> bool:
+        raise NotImplementedError
+
+    async def forget_offline(
+        self, *, launch_ids: Sequence[int] = (), fw_ids: Sequence[int] = ()
+    ) -> int:
+        raise NotImplementedError
+
+    async def rerun_fws(
+        self,
+        fw_ids: Sequence[int],
+        *,
+        task_level: bool = False,
+        recover_mode: str | None = None,
+        clear_recovery: bool = False,
+    ) -> list[int]:
+        raise NotImplementedError
+
+    async def refresh_fws(self, fw_ids: Sequence[int]) -> list[int]:
+        raise NotImplementedError
+
+    async def cancel_reservation(self, launch_id: int) -> list[int]:
         raise NotImplementedError
 
     async def get_fw_by_id(self, fw_id: int) -> Firework:
@@ -142,7 +164,7 @@ class LaunchPadQueries:
         return False
 
     async def detect_lostruns(
-        self: LaunchPad,
+        self,
         expiration_secs: float = RUN_EXPIRATION_SECS,
         *,
         fizzle: bool = False,
@@ -167,11 +189,18 @@ class LaunchPadQueries:
         holders = await self.store.fw_ids_of_launches([la.launch_id for la in lost])
         fw_query = {"state": "RUNNING", **dict(query or {})}
         candidates = {i for ids in holders.values() for i in ids}
-        allowed = set(await self.store.find_fw_ids({"$and": [fw_query, {"fw_id": {"$in": sorted(candidates)}}]}))
+        allowed = set(
+            await self.store.find_fw_ids(
+                {"$and": [fw_query, {"fw_id": {"$in": sorted(candidates)}}]}
+            )
+        )
         lost_ids = {la.launch_id for la in lost}
         lost_fws = []
         for fw in await self.store.get_fws(sorted(allowed)):
-            if all(la.launch_id in lost_ids or la.state in ("FIZZLED", "ARCHIVED") for la in fw.launches):
+            if all(
+                la.launch_id in lost_ids or la.state in ("FIZZLED", "ARCHIVED")
+                for la in fw.launches
+            ):
                 lost_fws.append(fw.fw_id)
         inconsistent = await self._inconsistent_fws(fw_query)
         if fizzle or rerun:
@@ -193,12 +222,14 @@ class LaunchPadQueries:
         return out
 
     async def detect_unreserved(
-        self: LaunchPad, expiration_secs: float = RESERVATION_EXPIRATION_SECS, rerun: bool = False
+        self, expiration_secs: float = RESERVATION_EXPIRATION_SECS, rerun: bool = False
     ) -> list[int]:
         """RESERVED launches older than ``expiration_secs`` whose Firework is still RESERVED;
         with ``rerun`` their reservations are cancelled. Returns the launch ids."""
         cutoff = to_iso(now() - timedelta(seconds=expiration_secs))
-        reserved = await self.store.get_launches(await self.store.find_launch_ids({"state": "RESERVED"}))
+        reserved = await self.store.get_launches(
+            await self.store.find_launch_ids({"state": "RESERVED"})
+        )
         stale = []
         for launch in reserved:
             entry = next((e for e in launch.state_history if e["state"] == "RESERVED"), None)
@@ -206,9 +237,15 @@ class LaunchPadQueries:
             if stamp and _iso(stamp) <= cutoff:
                 stale.append(launch.launch_id)
         holders = await self.store.fw_ids_of_launches(stale)
-        states = {d["fw_id"]: d["state"] for d in await self.store.get_fw_docs(
-            sorted({i for ids in holders.values() for i in ids}), ["fw_id", "state"])}
-        stale = [lid for lid in stale if any(states.get(i) == "RESERVED" for i in holders.get(lid, []))]
+        states = {
+            d["fw_id"]: d["state"]
+            for d in await self.store.get_fw_docs(
+                sorted({i for ids in holders.values() for i in ids}), ["fw_id", "state"]
+            )
+        }
+        stale = [
+            lid for lid in stale if any(states.get(i) == "RESERVED" for i in holders.get(lid, []))
+        ]
         if rerun:
             for launch_id in stale:
                 await self.cancel_reservation(launch_id)

@@ -83,12 +83,11 @@ def complete(
         launch = next((la for la in fw.launches if la.launch_id == launch_id), None)
         if launch is None:
             continue
-        if launch.state != state or launch.action is None:
-            if launch.state not in ("COMPLETED", "FIZZLED"):
-                launch.action = dict(action)
-                launch.set_state(state)
-                wf.mark_launch(launch)
-                applied = True
+        if launch.state not in ("COMPLETED", "FIZZLED"):
+            launch.action = dict(action)
+            launch.set_state(state)
+            wf.mark_launch(launch)
+            applied = True
         refresh(wf, fw_id)
     return applied
 

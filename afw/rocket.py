@@ -37,9 +37,14 @@ from afw.tasks.context import TaskContext
 if TYPE_CHECKING:
     from afw.launchpad import LaunchPad
 
-__all__ = ["Rocket", "RunResult", "StopFlag", "run_offline"]
+__all__ = ["Rocket", "RunResult", "StopFlag", "absolute_dir", "run_offline"]
 
 log = logging.getLogger("afw.rocket")
+
+
+def absolute_dir(path: str | None) -> str:
+    """``path`` (default: the current directory) as an absolute path, without resolving links."""
+    return str(Path(path or os.getcwd()).absolute())
 
 
 @dataclass
@@ -75,7 +80,7 @@ class Rocket:
 
     async def run(self) -> RunResult | None:
         """Check out and run one Firework; ``None`` when nothing was runnable."""
-        start_dir = str(Path(self.launch_dir or os.getcwd()).absolute())
+        start_dir = absolute_dir(self.launch_dir)
         fw, launch_id = await self.launchpad.checkout_fw(self.fworker, start_dir, self.fw_id)
         if fw is None or launch_id is None:
             return None
@@ -118,7 +123,7 @@ async def run_offline(
     stop: StopFlag | None = None,
 ) -> RunResult:
     """Run the Firework serialized in ``FW.json`` of ``launch_dir`` with no database."""
-    directory = Path(launch_dir or os.getcwd()).absolute()
+    directory = Path(absolute_dir(launch_dir))
     doc = await anyio.to_thread.run_sync(_read_fw_json, directory)
     fw = Firework.from_dict(doc)
     writer = OfflineRunWriter(directory, fw_id=fw.fw_id)
@@ -186,7 +191,7 @@ async def execute(
     try:
         await anyio.to_thread.run_sync(prepare_launch_dir, fw, launch_dir, recovery)
         await anyio.to_thread.run_sync(write_fw_json, fw, launch_dir)
-    except Exception as exc:  # noqa: BLE001 - setting up the dir failed: record why, FIZZLE
+    except Exception as exc:
         action = failure_action(None, exc, f"could not prepare launch dir {launch_dir}: {exc}")
         await reporter.finish("FIZZLED", action.to_dict())
         return "FIZZLED"

@@ -45,7 +45,9 @@ def prepare_launch_dir(fw: Firework, launch_dir: Path, recovery: Mapping[str, An
         if recovery.get("_mode") == "cp" and prev and Path(prev).resolve() != launch_dir.resolve():
             if not Path(prev).is_dir():
                 raise FileFormatError(f"cannot copy data from the previous run: {prev} is gone")
-            shutil.copytree(prev, launch_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_RUN_FILES))
+            shutil.copytree(
+                prev, launch_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_RUN_FILES)
+            )
         return
     files_prev: Mapping[str, str] = fw.spec.get("_files_prev") or {}
     for key, dest in (fw.spec.get("_files_in") or {}).items():

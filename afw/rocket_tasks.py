@@ -81,7 +81,9 @@ class Progress:
         )
 
 
-def failure_action(task: Mapping[str, Any] | None, exc: BaseException | None, message: str) -> FWAction:
+def failure_action(
+    task: Mapping[str, Any] | None, exc: BaseException | None, message: str
+) -> FWAction:
     """The FIZZLED action FireWorks records: ``_message``, ``_task``, ``_exception``."""
     details: Any = None
     if exc is not None:
@@ -156,8 +158,10 @@ async def run_tasks(
             task = load_task(tasks[index])
             _attach(task, spec, extras)
             result = await _call_task(task, spec)
-            action = await anyio.to_thread.run_sync(_file_action, ctx.launch_dir) or _as_action(result)
-        except Exception as exc:  # noqa: BLE001 - any task failure FIZZLEs the launch
+            action = await anyio.to_thread.run_sync(_file_action, ctx.launch_dir) or _as_action(
+                result
+            )
+        except Exception as exc:
             return "FIZZLED", failure_action(tasks[index], exc, "runtime error during task")
         finally:
             task_context.reset(token)

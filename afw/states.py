@@ -12,7 +12,15 @@ __all__ = [
 ]
 
 State = Literal[
-    "ARCHIVED", "FIZZLED", "DEFUSED", "PAUSED", "WAITING", "READY", "RESERVED", "RUNNING", "COMPLETED"
+    "ARCHIVED",
+    "FIZZLED",
+    "DEFUSED",
+    "PAUSED",
+    "WAITING",
+    "READY",
+    "RESERVED",
+    "RUNNING",
+    "COMPLETED",
 ]
 
 STATE_RANKS: Final[dict[str, int]] = {

@@ -20,8 +20,8 @@ from afw.workflow import Workflow
 __all__ = [
     "append_wf",
     "apply_action",
-    "representative_launch",
     "refresh",
+    "representative_launch",
     "rerun_fw",
     "set_fw_state",
     "workflow_state",

@@ -20,7 +20,7 @@ from afw.timeutil import now_iso
 __all__ = ["NeedFireworks", "Workflow"]
 
 
-class NeedFireworks(Exception):  # noqa: N818 - a control-flow signal, not an error
+class NeedFireworks(Exception):
     """Raised by the pure logic when it needs Fireworks that are not loaded."""
 
     def __init__(self, fw_ids: Iterable[int]) -> None:
@@ -244,7 +244,7 @@ def _validate(graph: dict[int, list[int]], fws: Mapping[int, Firework]) -> None:
 
 
 def _check_acyclic(graph: Mapping[int, list[int]]) -> None:
-    indegree = {node: 0 for node in graph}
+    indegree = dict.fromkeys(graph, 0)
     for children in graph.values():
         for child in children:
             indegree[child] += 1

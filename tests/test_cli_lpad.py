@@ -37,7 +37,10 @@ links:
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {"AFW_LAUNCHPAD": f"sqlite:///{tmp_path / 'lp.sqlite'}", "AFW_HOME": str(tmp_path / "home")}
+    return {
+        "AFW_LAUNCHPAD": f"sqlite:///{tmp_path / 'lp.sqlite'}",
+        "AFW_HOME": str(tmp_path / "home"),
+    }
 
 
 def test_add_then_query_with_env_url(tmp_path: Path, env: dict[str, str]) -> None:
@@ -93,9 +96,7 @@ BAD_FILES = {
     "malformed.yaml": "fws: [\n  - name: x\n    spec: {",
     "malformed.json": '{"fws": [ {"name": "x", }',
     "unknown_task.yaml": "fws:\n- fw_id: 1\n  spec: {_tasks: [{_fw_name: NoSuchTask}]}\nlinks: {}\n",
-    "missing_link.yaml": (
-        "fws:\n- fw_id: 1\n  spec: {_tasks: []}\nlinks: {1: [7]}\n"
-    ),
+    "missing_link.yaml": ("fws:\n- fw_id: 1\n  spec: {_tasks: []}\nlinks: {1: [7]}\n"),
     "cycle.yaml": (
         "fws:\n- {fw_id: 1, spec: {_tasks: []}}\n- {fw_id: 2, spec: {_tasks: []}}\n"
         "links: {1: [2], 2: [1]}\n"

@@ -447,7 +447,9 @@ def test_append_wf_directly_below_a_completed_parent_pulls_its_action() -> None:
 def test_append_wf_below_unknown_parent_is_refused() -> None:
     wf = build({1: []})
     with pytest.raises(ValueError):
-        append_wf(wf, Workflow.create([Firework(spec={})]), [99], detour=False, pull_spec_mods=False)
+        append_wf(
+            wf, Workflow.create([Firework(spec={})]), [99], detour=False, pull_spec_mods=False
+        )
 
 
 def test_appended_fireworks_are_reset_to_waiting_without_launches() -> None:
@@ -521,7 +523,13 @@ def test_rerun_resets_target_and_non_waiting_descendants() -> None:
     l2 = run(wf, 2)
     l3 = run(wf, 3)
     start(wf, 4)
-    assert states(wf) == {1: "COMPLETED", 2: "COMPLETED", 3: "COMPLETED", 4: "RUNNING", 5: "WAITING"}
+    assert states(wf) == {
+        1: "COMPLETED",
+        2: "COMPLETED",
+        3: "COMPLETED",
+        4: "RUNNING",
+        5: "WAITING",
+    }
     l4 = wf.fws[4].launches[0]
     fw1_before = copy.deepcopy(wf.fws[1].to_db_dict())
     rerun = rerun_fw(wf, 2)
@@ -774,9 +782,7 @@ def test_workflow_state_precedence(
 
 
 def test_allow_fizzled_parents_false_counts_as_missing() -> None:
-    wf = Workflow.create(
-        [make_fw(1), make_fw(2, _allow_fizzled_parents=False)], {1: [2]}
-    )
+    wf = Workflow.create([make_fw(1), make_fw(2, _allow_fizzled_parents=False)], {1: [2]})
     set_fw_state(wf, wf.fws[1], "FIZZLED")
     assert workflow_state(wf) == "FIZZLED"
 
@@ -979,7 +985,9 @@ def test_refresh_applies_the_first_completed_launchs_action() -> None:
 
 
 def test_create_fills_leaves_and_states() -> None:
-    wf = Workflow.create([make_fw(1), make_fw(2), make_fw(3)], {1: [2]}, name="n", metadata={"m": 1})
+    wf = Workflow.create(
+        [make_fw(1), make_fw(2), make_fw(3)], {1: [2]}, name="n", metadata={"m": 1}
+    )
     assert wf.links == {1: [2], 2: [], 3: []}
     assert sorted(wf.root_fw_ids) == [1, 3]
     assert sorted(wf.leaf_fw_ids) == [2, 3]
@@ -1096,7 +1104,9 @@ def test_db_dict_round_trip_with_only_some_fireworks() -> None:
 # -- lazy loading: NeedFireworks -----------------------------------------------------------------
 
 
-def _db_docs(wf: Workflow) -> tuple[dict[str, Any], dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
+def _db_docs(
+    wf: Workflow,
+) -> tuple[dict[str, Any], dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
     """Serialize like a store: workflow doc, FW docs (launch ids), launch docs."""
     wf_doc = json.loads(json.dumps(wf.to_db_dict()))
     fw_docs = {i: json.loads(json.dumps(fw.to_db_dict())) for i, fw in wf.fws.items()}
@@ -1117,7 +1127,9 @@ def _load(
     fws = [
         Firework.from_dict(
             copy.deepcopy(fw_docs[i]),
-            launches=[Launch.from_dict(copy.deepcopy(launch_docs[lid])) for lid in fw_docs[i]["launches"]],
+            launches=[
+                Launch.from_dict(copy.deepcopy(launch_docs[lid])) for lid in fw_docs[i]["launches"]
+            ],
         )
         for i in ids
     ]

@@ -55,7 +55,12 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
     ("add_to_set-new", {}, {"_add_to_set": {"s": 1}}, {"s": [1]}),
     ("add_to_set-absent", {"s": [1]}, {"_add_to_set": {"s": 2}}, {"s": [1, 2]}),
     ("add_to_set-present", {"s": [1, 2]}, {"_add_to_set": {"s": 1}}, {"s": [1, 2]}),
-    ("add_to_set-dict-item", {"s": [{"a": 1}]}, {"_add_to_set": {"s": {"a": 1}}}, {"s": [{"a": 1}]}),
+    (
+        "add_to_set-dict-item",
+        {"s": [{"a": 1}]},
+        {"_add_to_set": {"s": {"a": 1}}},
+        {"s": [{"a": 1}]},
+    ),
     ("add_to_set-nested", {}, {"_add_to_set": {"a->s": "x"}}, {"a": {"s": ["x"]}}),
     # _pull
     ("pull", {"xs": [1, 2, 1, 3]}, {"_pull": {"xs": 1}}, {"xs": [2, 3]}),
@@ -76,7 +81,9 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
 ]
 
 
-@pytest.mark.parametrize(("before", "mod", "after"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("before", "mod", "after"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_operator_table(before: dict[str, Any], mod: dict[str, Any], after: dict[str, Any]) -> None:
     doc = copy.deepcopy(before)
     apply_mod(mod, doc)

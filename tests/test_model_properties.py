@@ -129,12 +129,17 @@ class Sim:
     launch_ok: dict[int, bool] = field(default_factory=dict)
     # Firework created by an action -> (acting fw id, launch id whose action created it)
     created_by: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # ledger of spec changes every Firework must carry: update_spec keys and _push entries
+    required_updates: dict[int, dict[str, int]] = field(default_factory=dict)
+    required_pushes: dict[int, list[int]] = field(default_factory=dict)
     reruns: int = 0
 
 
 def make_sim(n: int, edges: set[tuple[int, int]], allow: list[bool]) -> Sim:
     fws = [
-        Firework(spec={"_allow_fizzled_parents": True} if allow[i - 1] else {}, fw_id=i, name=f"fw{i}")
+        Firework(
+            spec={"_allow_fizzled_parents": True} if allow[i - 1] else {}, fw_id=i, name=f"fw{i}"
+        )
         for i in range(1, n + 1)
     ]
     links: dict[int, list[int]] = {}
@@ -144,6 +149,17 @@ def make_sim(n: int, edges: set[tuple[int, int]], allow: list[bool]) -> Sim:
     for fw_id in range(1, n + 1):  # edges go low -> high: ascending ids are topological
         refresh(wf, fw_id)
     return Sim(wf=wf)
+
+
+def descendants(wf: Workflow, fw_id: int) -> set[int]:
+    found: set[int] = set()
+    stack = list(wf.links[fw_id])
+    while stack:
+        node = stack.pop()
+        if node not in found:
+            found.add(node)
+            stack.extend(wf.links[node])
+    return found
 
 
 def running_launch(fw: Firework) -> Launch | None:
@@ -266,8 +282,10 @@ def ev_release(sim: Sim, fw_id: int) -> None:
     refresh(sim.wf, fw_id)
 
 
-def store_write(sim: Sim, before: set[int]) -> None:
-    """What the store does after an operation: real ids for new Fireworks, fresh tracking."""
+def store_write(sim: Sim, before: set[int]) -> set[int]:
+    """What the store does after an operation: real ids for new Fireworks, fresh tracking.
+
+    Returns the (real) ids of the Fireworks created by the operation."""
     wf = sim.wf
     new = list(wf.new_fw_ids)
     mapping = assign_ids(wf, new, sim.next_fw_id)
@@ -283,6 +301,25 @@ def store_write(sim: Sim, before: set[int]) -> None:
         assert launch is not None
         assert wf.fws[parent].state == "COMPLETED"
         sim.created_by[fw_id] = (parent, launch.launch_id)
+    return set(wf.links) - before
+
+
+def record_completions(sim: Sim, states_before: dict[int, str], created: set[int]) -> None:
+    """Ledger: a Firework that turned COMPLETED in this step applied its launch's spec changes
+    to its children (all descendants with ``propagate``) as they were before this step's
+    additions/detours; Fireworks created in this step get nothing."""
+    wf = sim.wf
+    for fw_id, fw in wf.fws.items():
+        if fw.state != "COMPLETED" or states_before.get(fw_id) == "COMPLETED":
+            continue
+        launch = rep_launch(fw)
+        assert launch is not None
+        action = launch.action or {}
+        targets = descendants(wf, fw_id) if action.get("propagate") else set(wf.links[fw_id])
+        for target in targets - created:
+            sim.required_updates.setdefault(target, {}).update(action.get("update_spec") or {})
+            if action.get("mod_spec"):
+                sim.required_pushes.setdefault(target, []).append(launch.launch_id)
 
 
 # -- invariants ----------------------------------------------------------------------------------
@@ -314,6 +351,14 @@ def check_invariants(sim: Sim) -> None:
             assert state == launch.state, (fw_id, state, launch.state)
         for launch in fw.launches:
             assert launch.fw_id == fw_id
+    # (f, exact) every spec holds exactly the update_spec keys and _push entries of the ledger:
+    # each completion reached its targets once, and nothing reached Fireworks its own action
+    # created (spec edits are never undone by reruns, so the ledger only grows)
+    for fw_id, fw in wf.fws.items():
+        updates = {k: v for k, v in fw.spec.items() if k.startswith("u") and k[1:].isdigit()}
+        assert updates == sim.required_updates.get(fw_id, {}), fw_id
+        pushes = sorted(fw.spec.get("pushed", []))
+        assert pushes == sorted(sim.required_pushes.get(fw_id, [])), fw_id
     # (d) workflow state by the precedence table
     assert workflow_state(wf) == expected_workflow_state(wf)
     # (f) spec changes of a COMPLETED Firework's action are in its children's specs (except in
@@ -415,8 +460,10 @@ def test_random_event_sequences_keep_the_invariants(
         fw_id = data.draw(st.sampled_from(options), label="fw")
         note(f"{event} {fw_id}  states={ {i: fw.state for i, fw in sim.wf.fws.items()} }")
         before = set(sim.wf.links)
+        states_before = {i: fw.state for i, fw in sim.wf.fws.items()}
         apply_event(sim, data, event, fw_id)
-        store_write(sim, before)
+        created = store_write(sim, before)
+        record_completions(sim, states_before, created)
         check_invariants(sim)
     if data.draw(st.booleans(), label="archive"):
         # LaunchPad.archive_wf: rerun every FW, then set each ARCHIVED and refresh it
@@ -448,8 +495,10 @@ def test_completing_everything_completes_the_workflow(
         launch = running_launch(sim.wf.fws[fw_id])
         assert launch is not None
         launch.action = FWAction(update_spec={f"u{launch.launch_id}": fw_id}).to_dict()
+        states_before = {i: fw.state for i, fw in sim.wf.fws.items()}
         launch.set_state("FIZZLED" if fw_id in failures else "COMPLETED")
         refresh(sim.wf, fw_id)
+        record_completions(sim, states_before, set())
         check_invariants(sim)
     wf = sim.wf
     if not failures:

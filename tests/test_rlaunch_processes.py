@@ -36,7 +36,9 @@ def _add_recorders(tmp_path: Path, count: int, per_wf: int = 20) -> Path:
         wfs = []
         for start in range(0, count, per_wf):
             fws = [
-                Firework.create([{"_fw_name": RECORD, "log": str(log)}], spec={"tag": f"fw{start + i}"})
+                Firework.create(
+                    [{"_fw_name": RECORD, "log": str(log)}], spec={"tag": f"fw{start + i}"}
+                )
                 for i in range(per_wf)
             ]
             wfs.append(Workflow.create(fws))
@@ -61,7 +63,11 @@ def test_multi_4_runs_each_firework_once(tmp_path: Path) -> None:
     work.mkdir()
     result = subprocess.run(
         [sys.executable, "-m", "afw", "rlaunch", "multi", "4", "--sleep", "0"],
-        env=_env(tmp_path), cwd=work, capture_output=True, text=True, timeout=600,
+        env=_env(tmp_path),
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     by_pid = _assert_each_once(log, 200)
@@ -74,10 +80,15 @@ def test_four_rapidfire_processes_run_each_firework_once(tmp_path: Path) -> None
     for n in range(4):
         work = tmp_path / f"work{n}"
         work.mkdir()
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "afw", "rlaunch", "rapidfire", "--sleep", "0"],
-            env=_env(tmp_path), cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        ))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "afw", "rlaunch", "rapidfire", "--sleep", "0"],
+                env=_env(tmp_path),
+                cwd=work,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+        )
     for proc in procs:
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err.decode()[-2000:]
@@ -89,7 +100,9 @@ def test_four_rapidfire_processes_run_each_firework_once(tmp_path: Path) -> None
 def test_sigterm_fizzles_current_launch_and_stops(tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
     script = f"echo $$ > {pidfile}; exec sleep 120"
-    first = Firework.create([{"_fw_name": "ScriptTask", "script": script}], name="long", spec={"_priority": 9})
+    first = Firework.create(
+        [{"_fw_name": "ScriptTask", "script": script}], name="long", spec={"_priority": 9}
+    )
     other = Firework.create([{"_fw_name": "ScriptTask", "script": "touch never.txt"}], name="next")
 
     async def add() -> None:
@@ -101,7 +114,10 @@ def test_sigterm_fizzles_current_launch_and_stops(tmp_path: Path) -> None:
     work.mkdir()
     proc = subprocess.Popen(
         [sys.executable, "-m", "afw", "rlaunch", "rapidfire", "--sleep", "0"],
-        env=_env(tmp_path), cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=_env(tmp_path),
+        cwd=work,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
     while not pidfile.exists() or not pidfile.read_text().strip():
@@ -138,7 +154,9 @@ def test_store_gone_at_completion_leaves_fw_action_json(tmp_path: Path) -> None:
         "time.sleep(120)\n"
     )
     script = f"{sys.executable} {locker} > locked.txt 2>&1 < /dev/null & sleep 2; echo done"
-    fw = Firework.create([{"_fw_name": "ScriptTask", "script": script, "store_stdout": True}], name="fragile")
+    fw = Firework.create(
+        [{"_fw_name": "ScriptTask", "script": script, "store_stdout": True}], name="fragile"
+    )
 
     async def add() -> None:
         async with LaunchPad(f"sqlite:///{db}") as lp:
@@ -150,7 +168,11 @@ def test_store_gone_at_completion_leaves_fw_action_json(tmp_path: Path) -> None:
     env = {**_env(tmp_path), "AFW_LAUNCHPAD": f"sqlite:///{db}?timeout=3"}
     result = subprocess.run(
         [sys.executable, "-m", "afw", "rlaunch", "singleshot"],
-        env=env, cwd=work, capture_output=True, text=True, timeout=120,
+        env=env,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     subprocess.run(["pkill", "-f", str(locker)], check=False)
     assert result.returncode != 0

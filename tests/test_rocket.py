@@ -28,7 +28,11 @@ async def run_one(lp: LaunchPad, tmp_path: Path, fw_id: int | None = None) -> An
 
 async def test_failure_in_task_two_keeps_checkpoint(sqlite_url: str, tmp_path: Path) -> None:
     fw = Firework.create(
-        [task("StoreTask", key="t1", value=11), task("FailTask", message="bad thing"), task("StoreTask", key="t3", value=33)],
+        [
+            task("StoreTask", key="t1", value=11),
+            task("FailTask", message="bad thing"),
+            task("StoreTask", key="t3", value=33),
+        ],
         name="three tasks",
     )
     async with LaunchPad(sqlite_url) as lp:
@@ -51,12 +55,19 @@ async def test_failure_in_task_two_keeps_checkpoint(sqlite_url: str, tmp_path: P
 
 async def test_success_merges_actions_and_passes_data(sqlite_url: str, tmp_path: Path) -> None:
     parent = Firework.create(
-        [task("StoreTask", key="a", value=1, update=True), task("StoreTask", key="b", value=2, update=True)],
+        [
+            task("StoreTask", key="a", value=1, update=True),
+            task("StoreTask", key="b", value=2, update=True),
+        ],
         name="parent",
         spec={"_pass_job_info": True, "_files_out": {"out": "b.txt"}},
     )
-    child = Firework.create([task("StoreTask", key="c", value=3)], name="child", parents=parent,
-                            spec={"_files_in": {"out": "from_parent.txt"}})
+    child = Firework.create(
+        [task("StoreTask", key="c", value=3)],
+        name="child",
+        parents=parent,
+        spec={"_files_in": {"out": "from_parent.txt"}},
+    )
     async with LaunchPad(sqlite_url) as lp:
         await lp.add_wf(Workflow.create([parent, child]))
         first = await run_one(lp, tmp_path)
@@ -102,7 +113,9 @@ async def test_heartbeat_updates_launch(sqlite_url: str, tmp_path: Path) -> None
 
 
 async def test_offline_run_needs_no_database(tmp_path: Path) -> None:
-    fw = Firework.create([task("StoreTask", key="k", value=5), task("FailTask")], name="offline", fw_id=7)
+    fw = Firework.create(
+        [task("StoreTask", key="k", value=5), task("FailTask")], name="offline", fw_id=7
+    )
     (tmp_path / "FW.json").write_bytes(orjson.dumps(fw.to_dict()))
     (tmp_path / "FW_offline.json").write_bytes(b'{"launch_id": 42}')
     result = await run_offline(str(tmp_path), chdir=False)

@@ -87,8 +87,8 @@ def parse_ids(values: Sequence[str] | None) -> list[int]:
     """``-i 1,2 -i 3`` → ``[1, 2, 3]``; anything else is a one-line error."""
     ids: list[int] = []
     for value in values or []:
-        for part in str(value).split(","):
-            part = part.strip()
+        for raw in str(value).split(","):
+            part = raw.strip()
             if not part:
                 continue
             try:
@@ -124,7 +124,7 @@ def fw_selection(
             flt.update(parse_query(query))
         except QueryError:
             raise
-        except Exception as exc:  # noqa: BLE001 - any parse failure is the user's input
+        except Exception as exc:
             raise QueryError(f"query is not valid JSON: {exc}") from exc
     if state:
         try:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import glob
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from cyclopts import App, Parameter
 
 from afw.cli.common import (
-    GLOBALS,
     IdsOpt,
     LaunchModeOpt,
     NameOpt,
@@ -20,7 +19,6 @@ from afw.cli.common import (
     emit,
     fw_selection,
     launchpad,
-    parse_ids,
     run_async,
 )
 from afw.cli.lpad_show import fw_view, print_table
@@ -28,11 +26,12 @@ from afw.db.query import parse_query
 from afw.errors import ConfigError, StateError
 from afw.launchpad import LaunchPad
 from afw.serialize import load_workflow_file
-from afw.states import check_state
 
 __all__ = ["lpad_app", "select_fw_ids", "select_wf_ids"]
 
-lpad_app = App(name="lpad", help="Manage the LaunchPad (FireWorks' lpad).", result_action="return_value")
+lpad_app = App(
+    name="lpad", help="Manage the LaunchPad (FireWorks' lpad).", result_action="return_value"
+)
 
 SortOpt = Annotated[str | None, Parameter(name="--sort", help="sort ascending by this key")]
 RSortOpt = Annotated[str | None, Parameter(name="--rsort", help="sort descending by this key")]
@@ -47,10 +46,18 @@ def _names(name: str) -> list[str]:
     return [name, name.replace("_", "-")] if "_" in name else [name]
 
 
-def command(name: str, *aliases: str) -> Any:
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def command(name: str, *aliases: str) -> Callable[[F], F]:
     """Register under the FireWorks name, its dashed form, and any aliases."""
     names = [n for a in (name, *aliases) for n in _names(a)]
-    return lpad_app.command(name=names)
+
+    def register(fn: F) -> F:
+        lpad_app.command(fn, name=names)
+        return fn
+
+    return register
 
 
 def _sort(sort: str | None, rsort: str | None) -> list[tuple[str, int]]:
@@ -132,7 +139,7 @@ def reset(
 
 
 @command("add")
-def add(*wf_files: str, dir: Annotated[str | None, Parameter(name=["-d", "--dir"])] = None) -> None:  # noqa: A002
+def add(*wf_files: str, dir: Annotated[str | None, Parameter(name=["-d", "--dir"])] = None) -> None:
     """Add workflows from FireWorks JSON/YAML files (globs allowed); all or nothing."""
     paths: list[str] = []
     for pattern in wf_files:
@@ -164,7 +171,7 @@ def get_fws(
     display_format: DisplayOpt = "less",
     sort: SortOpt = None,
     rsort: RSortOpt = None,
-    max: MaxOpt = 0,  # noqa: A002
+    max: MaxOpt = 0,
 ) -> None:
     """Show Fireworks matching the selection."""
     if display_format not in _DISPLAY:
@@ -202,7 +209,7 @@ def get_wflows(
     display_format: DisplayOpt = "less",
     sort: SortOpt = None,
     rsort: RSortOpt = None,
-    max: MaxOpt = 0,  # noqa: A002
+    max: MaxOpt = 0,
 ) -> None:
     """Show workflows matching the selection."""
     if display_format not in _DISPLAY:
@@ -255,14 +262,19 @@ def _fw_state_command(cmd: str, method: str, doc: str) -> None:
     command(cmd)(handler)
 
 
-_fw_state_command("defuse_fws", "defuse_fws", "Defuse Fireworks (running or completed ones are rerun first).")
+_fw_state_command(
+    "defuse_fws", "defuse_fws", "Defuse Fireworks (running or completed ones are rerun first)."
+)
 _fw_state_command("pause_fws", "pause_fws", "Pause WAITING/READY/RESERVED Fireworks.")
 _fw_state_command("reignite_fws", "reignite_fws", "Reignite DEFUSED Fireworks.")
 _fw_state_command("resume_fws", "resume_fws", "Resume PAUSED Fireworks.")
 
 
-def _wf_command(cmd: str, doc: str, *aliases: str) -> Any:
-    def wrap(op: Any) -> Any:
+WfOp = Callable[[LaunchPad, int, bool, bool], Awaitable[bool]]
+
+
+def _wf_command(cmd: str, doc: str, *aliases: str) -> Callable[[WfOp], WfOp]:
+    def wrap(op: WfOp) -> WfOp:
         def handler(
             *,
             fw_id: IdsOpt = None,
@@ -310,7 +322,9 @@ async def _archive_wf(lp: LaunchPad, i: int, _all: bool, _ldirs: bool) -> bool:
     return await lp.archive_wf(i)
 
 
-@_wf_command("delete_wflows", "Delete the selected workflows (--ldirs: their launch dirs too).", "delete_wfs")
+@_wf_command(
+    "delete_wflows", "Delete the selected workflows (--ldirs: their launch dirs too).", "delete_wfs"
+)
 async def _delete_wf(lp: LaunchPad, i: int, _all: bool, ldirs: bool) -> bool:
     await lp.delete_wf(i, delete_launch_dirs=ldirs)
     return True
@@ -371,7 +385,9 @@ def update_fws(
 
 
 @command("get_launchdir")
-def get_launchdir(fw_id: int, *, launch_idx: Annotated[int, Parameter(name="--launch-idx")] = -1) -> None:
+def get_launchdir(
+    fw_id: int, *, launch_idx: Annotated[int, Parameter(name="--launch-idx")] = -1
+) -> None:
     """Print the launch dir of a Firework's launch."""
 
     async def go() -> str | None:
@@ -407,7 +423,13 @@ def detect_lostruns(
             )  # fmt: skip
 
     lost_launches, lost_fws, inconsistent = run_async(go)
-    emit({"lost_launch_ids": lost_launches, "lost_fw_ids": lost_fws, "inconsistent_fw_ids": inconsistent})
+    emit(
+        {
+            "lost_launch_ids": lost_launches,
+            "lost_fw_ids": lost_fws,
+            "inconsistent_fw_ids": inconsistent,
+        }
+    )
 
 
 @command("detect_unreserved")
@@ -423,5 +445,3 @@ def detect_unreserved(
             return await lp.detect_unreserved(time, rerun=rerun)
 
     emit(run_async(go))
-
-

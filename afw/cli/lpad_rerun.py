@@ -7,7 +7,16 @@ from typing import Annotated, Any
 
 from cyclopts import Parameter
 
-from afw.cli.common import IdsOpt, LaunchModeOpt, NameOpt, QueryOpt, StateOpt, emit, launchpad, run_async
+from afw.cli.common import (
+    IdsOpt,
+    LaunchModeOpt,
+    NameOpt,
+    QueryOpt,
+    StateOpt,
+    emit,
+    launchpad,
+    run_async,
+)
 from afw.cli.lpad import command, select_fw_ids
 from afw.errors import ConfigError, StateError
 from afw.launchpad import LaunchPad
@@ -22,7 +31,10 @@ async def _dynamic_warning(lp: LaunchPad, ids: list[int]) -> str | None:
         archived = await lp.store.get_launches(fw.archived_launch_ids[-1:])
         for launch in [*fw.launches, *archived]:
             action = launch.action or {}
-            if any(action.get(k) for k in ("additions", "detours", "append_wfs", "update_spec", "mod_spec")):
+            if any(
+                action.get(k)
+                for k in ("additions", "detours", "append_wfs", "update_spec", "mod_spec")
+            ):
                 touched.append(fw.fw_id)
                 break
     if not touched:
@@ -69,7 +81,9 @@ def rerun_fws(
             if dry_run:
                 return {"would_rerun": ids}
             warning = await _dynamic_warning(lp, ids)
-            done = await lp.rerun_fws(ids, task_level=task_level, recover_mode=mode, clear_recovery=clear_recovery)
+            done = await lp.rerun_fws(
+                ids, task_level=task_level, recover_mode=mode, clear_recovery=clear_recovery
+            )
             if warning:
                 print(warning, file=sys.stderr)
             return done

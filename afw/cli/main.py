@@ -18,7 +18,11 @@ from afw.errors import AfwError
 
 __all__ = ["app", "main", "run"]
 
-app = App(name="afw", help="afw: FireWorks-compatible workflows, asyncio and filesystem-first.", result_action="return_value")
+app = App(
+    name="afw",
+    help="afw: FireWorks-compatible workflows, asyncio and filesystem-first.",
+    result_action="return_value",
+)
 
 Tokens = Annotated[str, Parameter(show=False, allow_leading_hyphen=True)]
 LpadFile = Annotated[str | None, Parameter(name=["-l", "--launchpad-file"], help="launchpad YAML")]

@@ -23,7 +23,9 @@ T = TypeVar("T")
 NLaunches = Annotated[str, Parameter(name="--nlaunches", help="0 = until done, N, or 'infinite'")]
 MaxLoops = Annotated[int, Parameter(name=["--max-loops", "--max_loops"])]
 Sleep = Annotated[float, Parameter(name="--sleep", help="seconds between rounds")]
-Timeout = Annotated[float | None, Parameter(name="--timeout", help="stop starting Rockets after N s")]
+Timeout = Annotated[
+    float | None, Parameter(name="--timeout", help="stop starting Rockets after N s")
+]
 Redirect = Annotated[bool, Parameter(name=["--local-redirect", "--local_redirect"], negative="")]
 
 
@@ -49,7 +51,9 @@ def _run(fn: Callable[[StopFlag], Awaitable[T]]) -> T | None:
     stop = StopFlag()
     result = anyio.run(_guarded, fn, stop)
     if stop.reason:
-        print(f"afw rlaunch: stopped ({stop.reason}); the running launch was FIZZLED", file=sys.stderr)
+        print(
+            f"afw rlaunch: stopped ({stop.reason}); the running launch was FIZZLED", file=sys.stderr
+        )
         raise SystemExit(143 if "SIGTERM" in stop.reason else 130)
     return result
 
@@ -65,7 +69,10 @@ def _nlaunches(value: str) -> int:
 
 def _report(results: list[RunResult]) -> int:
     for r in results:
-        print(f"Firework {r.fw_id} (launch {r.launch_id}): {r.state} in {r.launch_dir}", file=sys.stderr)
+        print(
+            f"Firework {r.fw_id} (launch {r.launch_id}): {r.state} in {r.launch_dir}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -139,7 +146,15 @@ def multi(
         argv += ["rlaunch"]
     if GLOBALS.fworker_file:
         argv += ["-w", GLOBALS.fworker_file]
-    argv += ["rapidfire", "--nlaunches", nlaunches, "--max-loops", str(max_loops), "--sleep", str(sleep)]
+    argv += [
+        "rapidfire",
+        "--nlaunches",
+        nlaunches,
+        "--max-loops",
+        str(max_loops),
+        "--sleep",
+        str(sleep),
+    ]
     if timeout is not None:
         argv += ["--timeout", str(timeout)]
     if local_redirect:
@@ -160,5 +175,3 @@ def multi(
     codes = _run(go) or []
     emit({"processes": num_jobs, "exit_codes": codes})
     return 0 if all(c == 0 for c in codes) else 1
-
-

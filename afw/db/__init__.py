@@ -33,9 +33,7 @@ def make_store(url: str, **options: Any) -> Store:
     scheme = url.split("://", 1)[0] if "://" in url else ""
     target = _SCHEMES.get(scheme)
     if target is None:
-        raise ConfigError(
-            f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://HOST/DB"
-        )
+        raise ConfigError(f"unsupported store URL {url!r}: use sqlite:///PATH or mongodb://HOST/DB")
     module = importlib.import_module(target[0])
     store: Store = getattr(module, target[1])(url, **options)
     return store

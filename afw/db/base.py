@@ -33,8 +33,8 @@ T = TypeVar("T")
 SortSpec = Sequence[tuple[str, int]]
 
 
-class NeedLaunchIds(Exception):  # noqa: N818 - control-flow signal
-    """Raised by an :class:`UpdateContext` that has no launch id at hand (store allocates, retries)."""
+class NeedLaunchIds(Exception):
+    """Raised by an :class:`UpdateContext` lacking a launch id (the store allocates, retries)."""
 
 
 class UpdateContext(Protocol):
@@ -100,7 +100,10 @@ class Store(Protocol):
         ...
 
     async def checkout(
-        self, query: Mapping[str, Any], sort: SortSpec, fn: Callable[[Workflow, UpdateContext, int], T]
+        self,
+        query: Mapping[str, Any],
+        sort: SortSpec,
+        fn: Callable[[Workflow, UpdateContext, int], T],
     ) -> tuple[T, ChangeSet] | None:
         """Atomically pick the first Firework matching ``query`` in ``sort`` order and run
         ``fn(wf, ctx, fw_id)`` on its workflow; ``None`` when nothing matches. No Firework is

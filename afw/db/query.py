@@ -41,7 +41,8 @@ import orjson
 
 from afw.db.query_ast import parse_filter
 from afw.db.query_eval import compile_node
-from afw.db.query_sql import check_column, node_to_sql, sort_to_sql
+from afw.db.query_sql import node_to_sql, sort_to_sql
+from afw.db.query_sqlfrag import check_column
 from afw.db.query_values import compare, compile_regex
 from afw.errors import QueryError
 
@@ -148,10 +149,14 @@ def _sql_regexp(pattern: str, options: str, value: object) -> int:
     return int(compile_regex(pattern, options).search(value) is not None)
 
 
-def _sql_json_cmp(left: str | None, right: str) -> int | None:
+def _sql_json_cmp(left: object, right: str) -> int | None:
+    # SQLite may call this before the type test that guards it: any non-JSON is "no order".
     if not isinstance(left, str):
         return None
-    return compare(orjson.loads(left), _cached_json(right))
+    try:
+        return compare(orjson.loads(left), _cached_json(right))
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _sql_match(query: str, doc: str | None) -> int:

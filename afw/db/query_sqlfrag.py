@@ -1,4 +1,9 @@
-"""SQL fragments with their parameters, and JSON-path literals, for :mod:`afw.db.query_sql`."""
+"""SQL fragments with their parameters, and JSON-path literals, for :mod:`afw.db.query_sql`.
+
+SQLite's parser has a fixed stack (100 entries in common builds) and fails with "parser stack
+overflow" on deeply nested expressions, so every fragment carries a conservative estimate of
+the stack it needs (:attr:`Sql.depth`), measured per construct on SQLite 3.40.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +13,37 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 __all__ = [
+    "EXISTS_DEPTH",
+    "GROUP_DEPTH",
+    "NOT_DEPTH",
     "Param",
     "Sql",
     "addressable",
     "all_of",
     "any_of",
     "cat",
+    "check_column",
     "json_path",
+    "nest",
     "sql_literal",
 ]
 
+GROUP_DEPTH = 4  # "(a OR b)": the parenthesis and a pending operator
+NOT_DEPTH = 5  # "NOT IFNULL(x, 0)"
+EXISTS_DEPTH = 11  # "EXISTS (SELECT 1 FROM ... WHERE a AND b AND x)"
+
+_COLUMN = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*")
+_JSON_EACH_COLUMNS = {"key", "value", "type", "atom", "id", "parent", "fullkey", "path"}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _UNADDRESSABLE = re.compile(r'["\\\x00-\x1f]')
 
 
 class Sql(NamedTuple):
-    """A piece of SQL and the values of its ``?`` placeholders, in order."""
+    """A piece of SQL, the values of its ``?`` placeholders in order, and its parser depth."""
 
     text: str
     params: tuple[Any, ...] = ()
+    depth: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +57,7 @@ def cat(*parts: str | Sql | Param) -> Sql:
     """Concatenate raw SQL text, fragments and parameters."""
     texts: list[str] = []
     params: list[Any] = []
+    depth = 1
     for part in parts:
         if isinstance(part, str):
             texts.append(part)
@@ -49,7 +67,13 @@ def cat(*parts: str | Sql | Param) -> Sql:
         else:
             texts.append(part.text)
             params.extend(part.params)
-    return Sql("".join(texts), tuple(params))
+            depth = max(depth, part.depth)
+    return Sql("".join(texts), tuple(params), depth)
+
+
+def nest(sql: Sql, depth: int) -> Sql:
+    """``sql`` wrapped in a construct that needs ``depth`` more parser stack."""
+    return sql._replace(depth=sql.depth + depth)
 
 
 def _join(operator: str, parts: Sequence[Sql], empty: str) -> Sql:
@@ -58,7 +82,7 @@ def _join(operator: str, parts: Sequence[Sql], empty: str) -> Sql:
         return Sql(empty)
     if len(parts) == 1:
         return parts[0]
-    return cat("(", *_interleave(parts, f" {operator} "), ")")
+    return nest(cat("(", *_interleave(parts, f" {operator} "), ")"), GROUP_DEPTH)
 
 
 def _interleave(parts: Sequence[Sql], separator: str) -> list[str | Sql]:
@@ -101,3 +125,10 @@ def json_path(base: str, keys: Sequence[str]) -> str:
     for key in keys:
         parts.append(f".{key}" if _IDENTIFIER.fullmatch(key) else f'."{key}"')
     return "".join(parts)
+
+
+def check_column(name: str) -> str:
+    """Accept a plain or table-qualified column name that json_each's columns cannot shadow."""
+    if not _COLUMN.fullmatch(name) or name.lower() in _JSON_EACH_COLUMNS | {"json", "root"}:
+        raise ValueError(f"unusable SQL column name {name!r} (qualify it: table.{name})")
+    return name

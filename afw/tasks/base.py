@@ -16,7 +16,6 @@ from afw.errors import TaskParamError
 __all__ = ["Firetask", "explicit_serialize"]
 
 
-
 class Firetask(dict[str, Any]):
     """Base class of every Firetask.
 
@@ -55,7 +54,7 @@ class Firetask(dict[str, Any]):
             if unknown:
                 raise TaskParamError(f"{name}: unknown parameter(s) {', '.join(unknown)}")
 
-    def run_task(self, fw_spec: dict[str, Any]) -> FWAction | None | Any:
+    def run_task(self, fw_spec: dict[str, Any]) -> FWAction | Any | None:
         """Run the task. Override with ``def`` or ``async def``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement run_task")
 

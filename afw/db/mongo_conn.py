@@ -1,0 +1,187 @@
+"""Connecting the MongoDB store: options, the client, error translation and collections.
+
+The URL is ``mongodb://[user:password@]host[:port][,host...]/[db][?options]`` or
+``mongodb+srv://...``. The database is the ``name`` option, else the URL's path, else
+``fireworks`` (FireWorks' default). Messages name the hosts and the database, never the password.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import unquote
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import (
+    ConfigurationError,
+    ConnectionFailure,
+    DuplicateKeyError,
+    InvalidOperation,
+    OperationFailure,
+    PyMongoError,
+)
+
+from bson.errors import InvalidDocument
+from afw.errors import AfwError, ConfigError, SerializationError, StoreError, StoreUnavailableError
+
+__all__ = [
+    "DEFAULT_TIMEOUT_MS",
+    "Collections",
+    "MongoOptions",
+    "connect",
+    "describe",
+    "guard",
+    "translate_error",
+]
+
+Doc = dict[str, Any]
+DEFAULT_TIMEOUT_MS: Final = 5000
+_AUTH_CODES: Final = frozenset({13, 18, 8000})  # Unauthorized, AuthenticationFailed, Atlas auth
+
+
+@dataclass(frozen=True)
+class MongoOptions:
+    """The store's options (FireWorks ``my_launchpad.yaml`` keys, plus afw's lock settings).
+
+    ``lock_lease_secs``: how long a workflow lock (and a checkout claim) stays valid without
+    renewal; a holder renews it every third of that. ``lock_wait_secs``: how long to wait for a
+    workflow lock held by a live process (FireWorks' ``WFLOCK_EXPIRATION_SECS``).
+    """
+
+    name: str | None = None
+    authsource: str | None = None
+    mongoclient_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    user_indices: tuple[Any, ...] = ()
+    wf_user_indices: tuple[Any, ...] = ()
+    server_selection_timeout_ms: int | None = None
+    lock_lease_secs: float = 60.0
+    lock_wait_secs: float = 300.0
+
+
+@dataclass(frozen=True)
+class Collections:
+    """The FireWorks 2.1 collections of one database."""
+
+    db: AsyncDatabase[Doc]
+    fireworks: AsyncCollection[Doc]
+    launches: AsyncCollection[Doc]
+    workflows: AsyncCollection[Doc]
+    offline_runs: AsyncCollection[Doc]
+    counters: AsyncCollection[Doc]
+
+    @classmethod
+    def of(cls, db: AsyncDatabase[Doc]) -> Collections:
+        return cls(
+            db=db,
+            fireworks=db["fireworks"],
+            launches=db["launches"],
+            workflows=db["workflows"],
+            offline_runs=db["offline_runs"],
+            counters=db["fw_id_assigner"],
+        )
+
+
+def _split(url: str) -> tuple[str, str, str]:
+    """``(scheme, hosts, path)`` of a MongoDB URL, credentials dropped."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("mongodb", "mongodb+srv"):
+        raise ConfigError(f"not a MongoDB URL: use mongodb://HOST[:PORT]/DB (got scheme {scheme!r})")
+    head = rest.split("?", 1)[0]
+    netloc, _, path = head.partition("/")
+    hosts = netloc.rpartition("@")[2]
+    if not hosts:
+        raise ConfigError("MongoDB URL names no host: use mongodb://HOST[:PORT]/DB")
+    return scheme, hosts, unquote(path)
+
+
+def database_name(url: str, name: str | None) -> str:
+    """``name`` wins, else the URL's path, else ``fireworks``."""
+    path = _split(url)[2]
+    return name or path or "fireworks"
+
+
+def describe(url: str, dbname: str) -> str:
+    """``host:port/db`` for messages (no user, no password)."""
+    scheme, hosts, _ = _split(url)
+    prefix = "mongodb+srv://" if scheme == "mongodb+srv" else ""
+    return f"{prefix}{hosts}/{dbname}"
+
+
+def _timeout_ms(url: str, opts: MongoOptions) -> int | None:
+    """Server selection timeout: option, else $AFW_MONGO_TIMEOUT_MS, else the client kwargs or
+    the URL when they set one (None: leave theirs), else 5 s (so that the CLI fails fast)."""
+    if opts.server_selection_timeout_ms is not None:
+        return int(opts.server_selection_timeout_ms)
+    env = os.environ.get("AFW_MONGO_TIMEOUT_MS", "").strip()
+    if env:
+        try:
+            return int(env)
+        except ValueError:
+            raise ConfigError(f"AFW_MONGO_TIMEOUT_MS must be milliseconds, not {env!r}") from None
+    given = {k.lower() for k in opts.mongoclient_kwargs}
+    if "serverselectiontimeoutms" in given or "serverselectiontimeoutms=" in url.lower():
+        return None
+    return DEFAULT_TIMEOUT_MS
+
+
+def connect(url: str, opts: MongoOptions) -> tuple[AsyncMongoClient[Doc], str]:
+    """A client (it connects lazily) and the database name; bad options are a ConfigError."""
+    dbname = database_name(url, opts.name)
+    kwargs: dict[str, Any] = dict(opts.mongoclient_kwargs)
+    timeout = _timeout_ms(url, opts)
+    if timeout is not None:
+        kwargs["serverSelectionTimeoutMS"] = timeout
+        kwargs.setdefault("connectTimeoutMS", timeout)
+    if opts.authsource:
+        kwargs.setdefault("authSource", opts.authsource)
+    kwargs["tz_aware"] = True
+    try:
+        client: AsyncMongoClient[Doc] = AsyncMongoClient(url, **kwargs)
+    except (ConfigurationError, TypeError, ValueError) as exc:
+        where = describe(url, dbname)
+        raise ConfigError(f"bad MongoDB settings for {where}: {_first_line(exc)}") from exc
+    return client, dbname
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # ServerSelectionTimeoutError appends timeouts and a topology dump: keep the reason only.
+    text = re.split(r" \(configured timeouts|, Timeout: |, Topology Description", text)[0]
+    return text[:300]
+
+
+def translate_error(exc: Exception, op: str, where: str, **context: Any) -> AfwError:
+    """A pymongo/bson error as a one-line afw error naming the server (not the password)."""
+    reason = _first_line(exc)
+    if isinstance(exc, ConnectionFailure):
+        return StoreUnavailableError(
+            f"cannot reach MongoDB at {where} ({op}): {reason}", op=op, **context
+        )
+    if isinstance(exc, OperationFailure) and exc.code in _AUTH_CODES:
+        return StoreUnavailableError(
+            f"MongoDB at {where} refused {op}: {reason}", op=op, code=exc.code, **context
+        )
+    if isinstance(exc, InvalidDocument):
+        return SerializationError(f"document cannot be stored in MongoDB ({op}): {reason}")
+    if isinstance(exc, ConfigurationError):
+        return ConfigError(f"bad MongoDB settings for {where}: {reason}")
+    if isinstance(exc, DuplicateKeyError):
+        return StoreError(f"MongoDB {op} at {where}: duplicate key: {reason}", op=op, **context)
+    if isinstance(exc, InvalidOperation) and "after close" in str(exc):
+        return StoreError("store is closed", op=op, **context)
+    return StoreError(f"MongoDB {op} failed at {where}: {reason}", op=op, **context)
+
+
+@asynccontextmanager
+async def guard(op: str, where: str, **context: Any) -> AsyncIterator[None]:
+    """Translate driver errors raised inside into afw errors."""
+    try:
+        yield
+    except (PyMongoError, InvalidDocument) as exc:
+        raise translate_error(exc, op, where, **context) from exc
