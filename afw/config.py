@@ -81,9 +81,7 @@ def store_config_from_dict(doc: Any, source: str) -> StoreConfig:
         options["server_selection_timeout_ms"] = int(doc["server_selection_timeout_ms"])
     url = doc.get("url")
     if url is None:
-        url = _mongo_url(doc)
-        if doc.get("uri_mode"):
-            options.pop("name", None)
+        url = _mongo_url(doc)  # with uri_mode, FireWorks takes the database from ``name``
     else:
         options.pop("name", None)
     return StoreConfig(url=_expand_sqlite(str(url), source), options=options, source=source)

@@ -25,7 +25,7 @@ def _parent(doc: dict[str, Any], path: str) -> tuple[dict[str, Any], str]:
         child = node[key]
         if not isinstance(child, dict):
             # Only *missing* intermediates are created; never overwrite existing data.
-            raise ValueError(f"mod_spec: {key!r} in path {path!r} is not a dict")
+            raise TypeError(f"mod_spec: {key!r} in path {path!r} is not a dict")
         node = child
     return node, last
 

@@ -25,6 +25,7 @@ from afw.firework import Firework
 from afw.fworker import FWorker
 from afw.launch import Launch
 from afw.lp_queries import LaunchPadQueries
+from afw.lp_reruns import LaunchPadReruns, group_by_workflow
 from afw.timeutil import now_iso
 from afw.wflogic import refresh, rerun_fw
 from afw.workflow import Workflow
@@ -36,7 +37,7 @@ T = TypeVar("T")
 CHECKOUT_SORT: SortSpec = (("spec._priority", -1), ("created_on", 1), ("fw_id", 1))
 
 
-class LaunchPad(LaunchPadQueries):
+class LaunchPad(LaunchPadReruns, LaunchPadQueries):
     """Async LaunchPad over a :class:`~afw.db.Store` (SQLite file or MongoDB).
 
     Create it from a store URL, a :class:`StoreConfig`, or an open store; use it as an async
@@ -223,14 +224,7 @@ class LaunchPad(LaunchPadQueries):
         return changed
 
     async def _group_by_workflow(self, fw_ids: Sequence[int]) -> list[list[int]]:
-        wanted = list(dict.fromkeys(int(i) for i in fw_ids))
-        docs = await self.store.get_wf_docs(wanted)
-        found = {n for doc in docs for n in doc["nodes"]}
-        missing = [i for i in wanted if i not in found]
-        if missing:
-            raise NotFoundError(f"no Firework with id {missing[0]}", fw_id=missing[0])
-        groups = [[i for i in wanted if i in set(doc["nodes"])] for doc in docs]
-        return [g for g in groups if g]
+        return await group_by_workflow(self.store, fw_ids)
 
     async def defuse_fws(self, fw_ids: Sequence[int]) -> list[int]:
         return await self._each(fw_ids, lpops.defuse)
@@ -314,45 +308,6 @@ class LaunchPad(LaunchPadQueries):
 
     # -- reruns -----------------------------------------------------------------------------------
 
-    async def rerun_fw(
-        self,
-        fw_id: int,
-        *,
-        task_level: bool = False,
-        recover_mode: str | None = None,
-        clear_recovery: bool = False,
-    ) -> list[int]:
-        """Rerun one Firework and its non-WAITING descendants; returns the ids rerun."""
-        return await self.rerun_fws(
-            [fw_id], task_level=task_level, recover_mode=recover_mode, clear_recovery=clear_recovery
-        )
-
-    async def rerun_fws(
-        self,
-        fw_ids: Sequence[int],
-        *,
-        task_level: bool = False,
-        recover_mode: str | None = None,
-        clear_recovery: bool = False,
-    ) -> list[int]:
-        """Rerun many Fireworks: one workflow load and one write per workflow."""
-        rerun: list[int] = []
-        for group in await self._group_by_workflow(fw_ids):
-
-            def fn(wf: Workflow, _ctx: UpdateContext, group: list[int] = group) -> list[int]:
-                wf.need(group)
-                return lpops.rerun_many(
-                    wf,
-                    group,
-                    task_level=task_level,
-                    recover_mode=recover_mode,
-                    clear_recovery=clear_recovery,
-                )
-
-            done, _ = await self._update(group[0], fn, preload=group)
-            rerun.extend(done)
-        return rerun
-
     async def cancel_reservation(self, launch_id: int) -> list[int]:
         """Release a reservation: its Fireworks are rerun (the queue job is not touched)."""
         holders = (await self.store.fw_ids_of_launches([launch_id])).get(launch_id, [])
@@ -397,7 +352,7 @@ def _prepare(wf: Workflow | Firework | Mapping[str, Any]) -> Workflow:
     from afw.serialize import load_workflow
 
     if isinstance(wf, Firework):
-        wf = Workflow.create([wf])
+        wf = Workflow.create([wf], name=wf.name)
     elif not isinstance(wf, Workflow):
         wf = load_workflow(dict(wf))
     for root in wf.root_fw_ids:

@@ -12,6 +12,7 @@ from afw.errors import NotFoundError
 from afw.firework import Firework
 from afw.fworker import FWorker
 from afw.launch import Launch
+from afw.reruns import has_checkpoint
 from afw.timeutil import now, parse_iso, to_iso
 from afw.workflow import Workflow
 
@@ -180,7 +181,8 @@ class LaunchPadQueries:
 
         Returns ``(lost_launch_ids, lost_fw_ids, inconsistent_fw_ids)``. ``fizzle`` marks lost
         launches FIZZLED (and forgets their offline runs); ``rerun`` also reruns the lost
-        Fireworks (at task level with ``task_level``); ``refresh`` repairs inconsistent ones.
+        Fireworks (with ``task_level``, those whose launch recorded a checkpoint resume at the
+        task that was running; FireWorks #270); ``refresh`` repairs inconsistent ones.
         """
         cutoff = now() - timedelta(seconds=expiration_secs)
         lquery: dict[str, Any] = {"state": "RUNNING", **dict(launch_query or {})}
@@ -196,19 +198,28 @@ class LaunchPadQueries:
         )
         lost_ids = {la.launch_id for la in lost}
         lost_fws = []
+        resumable: set[int] = (
+            set()
+        )  # lost runs whose launch recorded a checkpoint (task-level rerun)
         for fw in await self.store.get_fws(sorted(allowed)):
             if all(
                 la.launch_id in lost_ids or la.state in ("FIZZLED", "ARCHIVED")
                 for la in fw.launches
             ):
                 lost_fws.append(fw.fw_id)
+                if has_checkpoint(fw):
+                    resumable.add(fw.fw_id)
         inconsistent = await self._inconsistent_fws(fw_query)
         if fizzle or rerun:
             for launch_id in sorted(lost_ids):
                 await self.mark_fizzled(launch_id)
             await self.forget_offline(launch_ids=sorted(lost_ids))
             if rerun and lost_fws:
-                await self.rerun_fws(lost_fws, task_level=task_level)
+                at_task = sorted(resumable) if task_level else []
+                if at_task:
+                    await self.rerun_fws(at_task, task_level=True)
+                if len(at_task) < len(lost_fws):
+                    await self.rerun_fws([i for i in lost_fws if i not in at_task])
         if refresh and inconsistent:
             await self.refresh_fws(inconsistent)
         return sorted(lost_ids), lost_fws, inconsistent

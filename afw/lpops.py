@@ -1,7 +1,8 @@
 """Pure workflow operations behind the LaunchPad's commands.
 
 Each function runs inside a store's atomic ``update_workflow``/``checkout`` on a loaded
-workflow, using :mod:`afw.wflogic`; none performs I/O.
+workflow, using :mod:`afw.wflogic`; none performs I/O. The rerun operations live in
+:mod:`afw.reruns` (re-exported here).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from functools import cache
 from typing import Any
 
 from afw.db.base import UpdateContext
-from afw.errors import StateError
 from afw.firework import Firework
 from afw.fworker import FWorker
 from afw.launch import Launch
+from afw.reruns import build_recovery, rerun_many
 from afw.timeutil import now_iso
 from afw.wflogic import refresh, rerun_fw, set_fw_state
 from afw.workflow import Workflow
@@ -142,50 +143,6 @@ def archive_all(wf: Workflow) -> bool:
             fw.archive_launches()
         set_fw_state(wf, fw, "ARCHIVED")
     return True
-
-
-def build_recovery(fw: Firework, mode: str | None, launch_id: int | None = None) -> dict[str, Any]:
-    """The ``_recovery`` spec entry from a launch's last checkpoint (task-level rerun)."""
-    launches = fw.launches
-    if not launches:
-        raise StateError(f"Firework {fw.fw_id} has no launch to recover from")
-    launch = launches[-1]
-    if launch_id is not None:
-        launch = next((la for la in launches if la.launch_id == launch_id), launch)
-    checkpoint = launch.checkpoint
-    if checkpoint is None:
-        raise StateError(f"No recovery info found in launch {launch.launch_id}")
-    recovery = dict(checkpoint)
-    recovery.update(_prev_dir=launch.launch_dir, _launch_id=launch.launch_id, _mode=mode)
-    return recovery
-
-
-def rerun_many(
-    wf: Workflow,
-    fw_ids: Sequence[int],
-    *,
-    task_level: bool = False,
-    recover_mode: str | None = None,
-    clear_recovery: bool = False,
-) -> list[int]:
-    """Rerun several Fireworks of one workflow in one pass; returns every id rerun."""
-    done: list[int] = []
-    for fw_id in fw_ids:
-        fw = wf.fw(fw_id)
-        if task_level:
-            fw.spec["_recovery"] = build_recovery(fw, recover_mode)
-            if recover_mode == "prev_dir":
-                fw.spec["_launch_dir"] = fw.spec["_recovery"]["_prev_dir"]
-            wf.mark(fw)
-        elif clear_recovery and "_recovery" in fw.spec:
-            fw.spec.pop("_recovery")
-            wf.mark(fw)
-        if fw.state in ("ARCHIVED", "DEFUSED") or fw_id in done:
-            continue
-        if fw.state == "WAITING" and not task_level:
-            continue
-        done.extend(i for i in rerun_fw(wf, fw_id) if i not in done)
-    return done
 
 
 def set_spec(wf: Workflow, fw_id: int, changes: Mapping[str, Any], *, any_state: bool) -> bool:

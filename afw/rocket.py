@@ -29,7 +29,7 @@ from afw.firework import Firework
 from afw.fs.writer import OfflineRunWriter
 from afw.fworker import FWorker
 from afw.reporting import OfflineReporter, OnlineReporter, Reporter
-from afw.rocket_files import decorate, prepare_launch_dir, write_fw_json
+from afw.rocket_files import decorate, prepare_launch_dir, resume_dir, write_fw_json
 from afw.rocket_tasks import Progress, failure_action, run_tasks
 from afw.serialize import load_document
 from afw.tasks.context import TaskContext
@@ -192,15 +192,22 @@ async def execute(
         await anyio.to_thread.run_sync(prepare_launch_dir, fw, launch_dir, recovery)
         await anyio.to_thread.run_sync(write_fw_json, fw, launch_dir)
     except Exception as exc:
+        if recovery:  # keep the resume point, so a later task-level rerun still can
+            await reporter.checkpoint(progress.checkpoint(str(launch_dir)))
         action = failure_action(None, exc, f"could not prepare launch dir {launch_dir}: {exc}")
         await reporter.finish("FIZZLED", action.to_dict())
         return "FIZZLED"
     state, action = "FIZZLED", FWAction()
-    with _working_dir(launch_dir, chdir):
+    start = launch_dir
+    if chdir:  # a resumed run starts where the interrupted task was working (FireWorks #269)
+        start = await anyio.to_thread.run_sync(resume_dir, recovery, launch_dir)
+    with _working_dir(start, chdir):
         async with anyio.create_task_group() as tg:
             tg.start_soon(_heartbeat, reporter, ping_secs)
             try:
-                state, action = await run_tasks(fw.tasks, spec, progress, reporter, ctx, extras)
+                state, action = await run_tasks(
+                    fw.tasks, spec, progress, reporter, ctx, extras, track_cwd=chdir
+                )
             except anyio.get_cancelled_exc_class():
                 with anyio.CancelScope(shield=True):
                     reason = stop.reason or "the Rocket was cancelled"

@@ -147,12 +147,19 @@ async def run_tasks(
     reporter: Reporter,
     ctx: TaskContext,
     extras: Mapping[str, Any],
+    *,
+    track_cwd: bool = True,
 ) -> tuple[str, FWAction]:
-    """Run the tasks from ``progress.task_n`` on; returns the final state and action."""
+    """Run the tasks from ``progress.task_n`` on; returns the final state and action.
+
+    Each checkpoint records the process's working directory as ``_cwd`` when ``track_cwd`` (a
+    Rocket that ``chdir``s: a task may move elsewhere, FireWorks #269), else the launch dir.
+    """
     for index in range(progress.task_n, len(tasks)):
         progress.task_n = index
         progress.current_task = tasks[index]
-        await reporter.checkpoint(progress.checkpoint(_cwd(ctx)))
+        cwd = _cwd(ctx) if track_cwd else str(ctx.launch_dir)
+        await reporter.checkpoint(progress.checkpoint(cwd))
         token = task_context.set(ctx)
         try:
             task = load_task(tasks[index])

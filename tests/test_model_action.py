@@ -33,7 +33,7 @@ from afw.workflow import NeedFireworks, Workflow
 
 _LAUNCH_IDS = itertools.count(1000)
 
-# -- helpers ----------------------------------------------------------------------------------------
+# -- helpers ---------------------------------------------------------------------------------------
 
 
 def make_fw(fw_id: int, name: str | None = None, **spec: Any) -> Firework:
@@ -106,7 +106,7 @@ def states(wf: Workflow) -> dict[int, str]:
     return dict(wf.fw_states)
 
 
-# -- FWAction: update_spec / mod_spec -----------------------------------------------------------------
+# -- FWAction: update_spec / mod_spec --------------------------------------------------------------
 
 
 def test_update_spec_is_applied_before_mod_spec() -> None:
@@ -246,7 +246,7 @@ def test_defuses_come_before_detours_appends_and_additions() -> None:
     assert wf.links[named(wf, "detour")] == [2]
 
 
-# -- FWAction: detours, append_wfs, additions ---------------------------------------------------------
+# -- FWAction: detours, append_wfs, additions ------------------------------------------------------
 
 
 def test_detour_is_inserted_between_the_firework_and_its_children() -> None:
@@ -474,7 +474,7 @@ def test_completed_action_runs_once_per_transition() -> None:
     assert launch.state == "COMPLETED"
 
 
-# -- refresh ------------------------------------------------------------------------------------------
+# -- refresh ---------------------------------------------------------------------------------------
 
 
 def test_refresh_waits_for_all_parents() -> None:

@@ -195,7 +195,7 @@ def test_push_all_does_not_alias_the_value_list() -> None:
 @pytest.mark.parametrize("op", ["_push", "_push_all", "_add_to_set", "_pull", "_pull_all", "_pop"])
 def test_list_operators_refuse_a_non_list(op: str) -> None:
     value: Any = [1] if op in ("_push_all", "_pull_all") else 1
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError, match="not a list"):
         apply_mod({op: {"a": value}}, {"a": "not a list"})
 
 
@@ -217,11 +217,11 @@ def test_existing_non_dict_intermediate_is_not_overwritten(
     # "missing intermediate dicts are created": an existing non-dict value is not missing and
     # must not be silently replaced by {} (FireWorks fails on it too).
     doc = {"a": copy.deepcopy(existing)}
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError, match="not a dict"):
         apply_mod(mod, doc)
     assert doc == {"a": existing}
 
 
 def test_mod_value_must_be_a_mapping() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError):
         apply_mod({"_set": ["a", 1]}, {})

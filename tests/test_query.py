@@ -756,7 +756,7 @@ KEYS = st.sampled_from(["a", "a", "b", "b", "0", "1", 'x"y'])  # 'x"y' needs afw
 SCALARS = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(-3, 3),
+    st.integers(-2, 2),
     st.sampled_from([0.5, -1.5, 2.0, 1e20, 2**62]),
     st.sampled_from(["", "a", "b", "ab", "B", "é", "a\nb", "1"]),
 )
@@ -765,7 +765,13 @@ VALUES = st.recursive(
     lambda kids: st.one_of(st.lists(kids, max_size=3), st.dictionaries(KEYS, kids, max_size=3)),
     max_leaves=8,
 )
-HOT_SCALARS = st.one_of(st.none(), st.integers(-3, 3), st.sampled_from([0.5, "a", "b", "1"]))
+QUERY_VALUES = st.one_of(  # mostly scalars, so that filters often split the documents
+    SCALARS,
+    SCALARS,
+    st.lists(SCALARS, max_size=2),
+    st.dictionaries(KEYS, SCALARS, max_size=2),
+)
+HOT_SCALARS = st.one_of(st.none(), st.integers(-2, 2), st.sampled_from([0.5, "a", "b", "1"]))
 
 
 @st.composite
@@ -788,15 +794,32 @@ REGEXES = st.tuples(
 )
 
 
-def operators(filters: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
-    """Random operator objects (``{"$gt": 1, "$ne": null}``), $elemMatch using ``filters``."""
+def filters(
+    paths: st.SearchStrategy[str], values: st.SearchStrategy[Any]
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Random filters over ``paths`` comparing with ``values``."""
+
+    def leaves() -> st.SearchStrategy[dict[str, Any]]:
+        condition = st.one_of(values, operators(values, strategy))
+        return st.dictionaries(paths, condition, min_size=1, max_size=2)
+
+    strategy: st.SearchStrategy[dict[str, Any]] = st.deferred(
+        lambda: st.recursive(leaves(), _combined, max_leaves=3)
+    )
+    return strategy
+
+
+def operators(
+    values: st.SearchStrategy[Any], subfilters: st.SearchStrategy[dict[str, Any]]
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Random operator objects (``{"$gt": 1, "$ne": null}``), $elemMatch using ``subfilters``."""
     single = st.one_of(
-        st.tuples(st.sampled_from(["$eq", "$ne", "$gt", "$gte", "$lt", "$lte"]), VALUES),
-        st.tuples(st.sampled_from(["$in", "$nin", "$all"]), st.lists(VALUES, max_size=3)),
+        st.tuples(st.sampled_from(["$eq", "$ne", "$gt", "$gte", "$lt", "$lte"]), values),
+        st.tuples(st.sampled_from(["$in", "$nin", "$all"]), st.lists(values, max_size=3)),
         st.tuples(st.just("$exists"), st.booleans()),
         st.tuples(st.just("$size"), st.integers(0, 2)),
         st.tuples(st.just("$regex"), REGEXES),
-        st.tuples(st.just("$elemMatch"), filters),
+        st.tuples(st.just("$elemMatch"), subfilters),
     )
     ops = st.lists(single, min_size=1, max_size=2, unique_by=lambda t: t[0]).map(_operator_object)
     return st.one_of(ops, ops.map(lambda o: {"$not": o}), ops.map(lambda o: {"$elemMatch": o}))
@@ -812,30 +835,45 @@ def _operator_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def filters() -> st.SearchStrategy[dict[str, Any]]:
-    return st.deferred(lambda: st.recursive(_leaf_filters(), _combined, max_leaves=4))
-
-
-def _leaf_filters() -> st.SearchStrategy[dict[str, Any]]:
-    condition = st.one_of(VALUES, operators(FILTERS))
-    return st.dictionaries(PATHS, condition, min_size=1, max_size=2)
-
-
 def _combined(kids: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
     logical = st.sampled_from(["$and", "$or", "$nor"])
     return st.builds(lambda op, items: {op: items}, logical, st.lists(kids, min_size=1, max_size=3))
 
 
-FILTERS: st.SearchStrategy[dict[str, Any]] = filters()
+def _contents(value: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, Any]]:
+    """(dotted path, value) pairs MongoDB can reach in a document, array indexes included."""
+    if prefix:
+        yield ".".join(prefix), value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _contents(item, (*prefix, key))
+    elif isinstance(value, list) and prefix:
+        for index, item in enumerate(value):
+            yield from _contents(item, (*prefix, str(index)))
+            if isinstance(item, dict):
+                yield from _contents(item, prefix)
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Documents, and a filter that often uses their paths and values."""
+    docs = draw(st.lists(documents(), min_size=1, max_size=10))
+    found = [pair for doc in docs for pair in _contents(doc)]
+    paths = st.one_of(PATHS, st.sampled_from([p for p, _ in found])) if found else PATHS
+    values = (
+        st.one_of(QUERY_VALUES, st.sampled_from([v for _, v in found])) if found else QUERY_VALUES
+    )
+    return docs, draw(filters(paths, values))
 
 
 @settings(
-    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(docs=st.lists(documents(), min_size=1, max_size=10), query=FILTERS)
+@given(case=cases())
 def test_sql_agrees_with_matches(
-    db: sqlite3.Connection, docs: list[dict[str, Any]], query: dict[str, Any]
+    db: sqlite3.Connection, case: tuple[list[dict[str, Any]], dict[str, Any]]
 ) -> None:
+    docs, query = case
     _insert(db, docs)
     expected = [i for i, doc in enumerate(docs) if matches(doc, query)]
     assert sql_ids(db, query, {}) == expected

@@ -118,6 +118,9 @@ def fw_selection(
         return fw_ids, {}
     if required and not (name or state or query):
         raise ConfigError("select Fireworks with -i, -n, -s or -q")
+    if launch_mode and name:
+        # FireWorks ignores -n here, which would select every Firework with a launch.
+        raise ConfigError("-n cannot be combined with -lm (launches have no name)")
     flt: dict[str, Any] = {}
     if query:
         try:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Any
 
+import anyio.to_thread
 from cyclopts import Parameter
 
 from afw.cli.common import (
@@ -20,29 +23,54 @@ from afw.cli.common import (
 from afw.cli.lpad import command, select_fw_ids
 from afw.errors import ConfigError, StateError
 from afw.launchpad import LaunchPad
+from afw.reruns import RerunReport
 
 __all__ = ["rerun_fws"]
 
 
-async def _dynamic_warning(lp: LaunchPad, ids: list[int]) -> str | None:
-    """Name the rerun Fireworks whose earlier runs changed the workflow (not undone)."""
-    touched = []
-    for fw in await lp.store.get_fws(ids):
-        archived = await lp.store.get_launches(fw.archived_launch_ids[-1:])
-        for launch in [*fw.launches, *archived]:
-            action = launch.action or {}
-            if any(
-                action.get(k)
-                for k in ("additions", "detours", "append_wfs", "update_spec", "mod_spec")
-            ):
-                touched.append(fw.fw_id)
-                break
-    if not touched:
-        return None
-    return (
-        f"warning: Fireworks {sorted(touched)} took dynamic actions earlier (added Fireworks or "
-        "changed children's specs); a rerun does not undo them"
+def _recover_mode(
+    task_level: bool, copy_data: bool, previous_dir: bool, clear_recovery: bool
+) -> str | None:
+    if copy_data and previous_dir:
+        raise ConfigError("use --copy-data or --previous-dir, not both")
+    if (copy_data or previous_dir) and not task_level:
+        raise ConfigError("--copy-data and --previous-dir need --task-level")
+    if task_level and clear_recovery:
+        raise ConfigError("--task-level and --clear-recovery contradict each other")
+    return "cp" if copy_data else "prev_dir" if previous_dir else None
+
+
+async def _unseen_dirs(lp: LaunchPad, ids: Sequence[int]) -> list[str]:
+    """Last launch dirs that this machine cannot see (the copy or rerun there would fail)."""
+    dirs = [fw.launches[-1].launch_dir for fw in await lp.store.get_fws(ids) if fw.launches]
+
+    def unseen() -> list[str]:
+        return [d for d in dict.fromkeys(dirs) if d and not Path(d).is_dir()]
+
+    return await anyio.to_thread.run_sync(unseen)
+
+
+def _report(report: RerunReport, unseen: list[str], dry_run: bool) -> None:
+    done = report.rerun
+    lines = [
+        f"rerun_fws --dry-run: would rerun {len(done)} Firework(s) {done}; nothing changed"
+        if dry_run
+        else f"rerun_fws: {len(done)} Firework(s) rerun: {done}"
+    ]
+    if report.skipped:
+        lines.append(f"rerun_fws: not rerun (WAITING, DEFUSED or ARCHIVED): {report.skipped}")
+    if report.dynamic:
+        lines.append(
+            f"warning: Fireworks {report.dynamic} took dynamic actions in earlier runs (added "
+            "Fireworks or changed their children's specs); a rerun does not undo them"
+        )
+    lines.extend(
+        f"warning: previous launch dir {d} is not visible from here; the resumed run fails "
+        "unless the node that runs it can see it"
+        for d in unseen
     )
+    for line in lines:
+        print(line, file=sys.stderr)
 
 
 @command("rerun_fws")
@@ -60,35 +88,36 @@ def rerun_fws(
     dry_run: Annotated[bool, Parameter(name="--dry-run", negative="")] = False,
     password: Annotated[str | None, Parameter(show=False)] = None,
 ) -> None:
-    """Rerun Fireworks and their non-WAITING descendants (launches are archived).
+    """Rerun Fireworks and their non-WAITING descendants (their launches are archived).
 
-    --task-level restarts FIZZLED Fireworks at the failed task with the earlier tasks' outputs;
-    --copy-data copies the previous launch dir into the new one; --previous-dir reruns in it.
+    Select with -i, -n, -s or -q (-lm: -s/-q match the current launches, e.g. -lm -q
+    '{"action.stored_data._exception._stacktrace": {"$regex": "MyError"}}'). Earlier dynamic
+    actions (added Fireworks, children's spec changes) are not undone.
+
+    --task-level resumes each selected Firework at the task its last launch was running, with
+    the earlier tasks' outputs; --copy-data copies the previous launch dir into the new one (same
+    filesystem only); --previous-dir reruns in it. The recovery stays in the spec, so later plain
+    reruns resume there too, until --clear-recovery makes them start at the first task again.
+    --dry-run prints what would be rerun and changes nothing.
     """
-    if copy_data and previous_dir:
-        raise ConfigError("use --copy-data or --previous-dir, not both")
-    if (copy_data or previous_dir) and not task_level:
-        raise ConfigError("--copy-data and --previous-dir need --task-level")
-    if task_level and clear_recovery:
-        raise ConfigError("--task-level and --clear-recovery contradict each other")
-    mode = "cp" if copy_data else "prev_dir" if previous_dir else None
+    mode = _recover_mode(task_level, copy_data, previous_dir, clear_recovery)
 
-    async def go() -> Any:
+    async def go() -> tuple[RerunReport, list[str]]:
         async with launchpad() as lp:
             ids = await select_fw_ids(lp, fw_id, name, state, query, launch_mode)
             if not ids:
                 raise StateError("no Fireworks match the selection; nothing rerun")
-            if dry_run:
-                return {"would_rerun": ids}
-            warning = await _dynamic_warning(lp, ids)
-            done = await lp.rerun_fws(
-                ids, task_level=task_level, recover_mode=mode, clear_recovery=clear_recovery
+            unseen = await _unseen_dirs(lp, ids) if mode else []
+            report = await lp.rerun_fws_report(
+                ids,
+                task_level=task_level,
+                recover_mode=mode,
+                clear_recovery=clear_recovery,
+                dry_run=dry_run,
             )
-            if warning:
-                print(warning, file=sys.stderr)
-            return done
+            return report, unseen
 
-    result = run_async(go)
-    if isinstance(result, list):
-        print(f"rerun_fws: {len(result)} Firework(s) rerun", file=sys.stderr)
+    report, unseen = run_async(go)
+    _report(report, unseen, dry_run)
+    result: Any = {"would_rerun": report.rerun} if dry_run else report.rerun
     emit(result)

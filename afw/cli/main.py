@@ -44,7 +44,11 @@ def _globals(lpad_file: str | None, fworker_file: str | None, verbose: bool, jso
 
 
 # Modules that register commands on each sub-app (imported only when that app is used).
-_MODULES = {"lpad": ("lpad", "lpad_rerun"), "rlaunch": ("rlaunch",), "qlaunch": ("qlaunch",)}
+_MODULES = {
+    "lpad": ("lpad", "lpad_rerun", "lpad_offline"),
+    "rlaunch": ("rlaunch",),
+    "qlaunch": ("qlaunch",),
+}
 
 
 def _sub_app(name: str) -> App:
@@ -54,7 +58,8 @@ def _sub_app(name: str) -> App:
         importlib.import_module(f"afw.cli.{module}")
     app_module = importlib.import_module(f"afw.cli.{name}")
     sub: App = getattr(app_module, f"{name}_app")
-    return sub
+    # Options before the command (``qlaunch -r rapidfire``) belong to the sub-app's meta app.
+    return sub.meta if sub.meta.default_command is not None else sub
 
 
 def _dispatch(name: str) -> None:
@@ -76,7 +81,7 @@ def _dispatch(name: str) -> None:
     app.command(meta, name=name)
 
 
-for _name in ("lpad", "rlaunch"):
+for _name in ("lpad", "rlaunch", "qlaunch"):
     _dispatch(_name)
 
 

@@ -7,6 +7,8 @@ runnable Fireworks, answers MongoDB-style queries, and keeps the offline-run boo
 Atomicity: :meth:`Store.update_workflow` and :meth:`Store.checkout` run the caller's pure
 function under the store's serialization for that workflow (a SQLite write transaction, a
 MongoDB workflow lock with owner and lease), so no racing afw writer can lose an update.
+:meth:`Store.update_workflows` runs many such updates as one unit where the store can (one SQLite
+transaction); :func:`sequential_update_workflows` is the portable fallback.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from afw.changeset import ChangeSet
+from afw.errors import LockError, StoreUnavailableError
 from afw.firework import Firework
 from afw.launch import Launch
 from afw.workflow import Workflow
@@ -27,6 +30,7 @@ __all__ = [
     "Store",
     "UpdateContext",
     "WorkflowFn",
+    "sequential_update_workflows",
 ]
 
 T = TypeVar("T")
@@ -96,6 +100,18 @@ class Store(Protocol):
 
         ``preload`` names Fireworks worth loading up front (the store always loads ``fw_id``).
         Raises :class:`~afw.errors.NotFoundError` when no workflow holds ``fw_id``.
+        """
+        ...
+
+    async def update_workflows(
+        self, items: Sequence[tuple[int, WorkflowFn[T]]]
+    ) -> list[tuple[T, ChangeSet] | Exception]:
+        """Run several :meth:`update_workflow` calls (``(fw_id, fn)`` each) as one batch.
+
+        Each item is atomic on its own; the batch is one transaction where the store can do that
+        (SQLite), so a crash leaves all or none of it. An item whose workflow is gone or whose
+        ``fn`` raises writes nothing and yields its exception in the result list, in item
+        order; the other items are unaffected. Store failures (unreachable, lock timeout) raise.
         """
         ...
 
@@ -204,3 +220,23 @@ class Store(Protocol):
         ...
 
     async def offline_runs(self, launch_ids: Sequence[int]) -> list[OfflineRun]: ...
+
+
+async def sequential_update_workflows(
+    store: Store, items: Sequence[tuple[int, WorkflowFn[T]]]
+) -> list[tuple[T, ChangeSet] | Exception]:
+    """:meth:`Store.update_workflows` as one :meth:`Store.update_workflow` per item.
+
+    For stores without a batch transaction: every item is still atomic on its own, and the
+    per-item error contract is the same; a store that is unreachable or a lock that cannot be
+    taken aborts the batch.
+    """
+    out: list[tuple[T, ChangeSet] | Exception] = []
+    for fw_id, fn in items:
+        try:
+            out.append(await store.update_workflow(fw_id, fn))
+        except (StoreUnavailableError, LockError):
+            raise
+        except Exception as exc:
+            out.append(exc)
+    return out

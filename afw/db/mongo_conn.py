@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import unquote
 
+from bson.errors import InvalidDocument
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -27,8 +28,14 @@ from pymongo.errors import (
     PyMongoError,
 )
 
-from bson.errors import InvalidDocument
-from afw.errors import AfwError, ConfigError, SerializationError, StoreError, StoreUnavailableError
+from afw.errors import (
+    AfwError,
+    ConfigError,
+    QueryError,
+    SerializationError,
+    StoreError,
+    StoreUnavailableError,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT_MS",
@@ -43,6 +50,12 @@ __all__ = [
 Doc = dict[str, Any]
 DEFAULT_TIMEOUT_MS: Final = 5000
 _AUTH_CODES: Final = frozenset({13, 18, 8000})  # Unauthorized, AuthenticationFailed, Atlas auth
+_QUERY_CODES: Final = frozenset({2, 9})  # BadValue, FailedToParse
+# Operations whose filter comes from the caller: a filter the server rejects is a QueryError.
+QUERY_OPS: Final = frozenset(
+    {"find_fw_ids", "count_fws", "find_launch_fw_ids", "find_launch_ids", "find_wf_ids",
+     "count_wfs", "checkout"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -91,7 +104,9 @@ def _split(url: str) -> tuple[str, str, str]:
     """``(scheme, hosts, path)`` of a MongoDB URL, credentials dropped."""
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in ("mongodb", "mongodb+srv"):
-        raise ConfigError(f"not a MongoDB URL: use mongodb://HOST[:PORT]/DB (got scheme {scheme!r})")
+        raise ConfigError(
+            f"not a MongoDB URL: use mongodb://HOST[:PORT]/DB (got scheme {scheme!r})"
+        )
     head = rest.split("?", 1)[0]
     netloc, _, path = head.partition("/")
     hosts = netloc.rpartition("@")[2]
@@ -143,7 +158,9 @@ def connect(url: str, opts: MongoOptions) -> tuple[AsyncMongoClient[Doc], str]:
     kwargs["tz_aware"] = True
     try:
         client: AsyncMongoClient[Doc] = AsyncMongoClient(url, **kwargs)
-    except (ConfigurationError, TypeError, ValueError) as exc:
+    except ConfigurationError as exc:
+        raise translate_error(exc, "connect", describe(url, dbname)) from exc
+    except (TypeError, ValueError) as exc:
         where = describe(url, dbname)
         raise ConfigError(f"bad MongoDB settings for {where}: {_first_line(exc)}") from exc
     return client, dbname
@@ -152,21 +169,28 @@ def connect(url: str, opts: MongoOptions) -> tuple[AsyncMongoClient[Doc], str]:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     # ServerSelectionTimeoutError appends timeouts and a topology dump: keep the reason only.
-    text = re.split(r" \(configured timeouts|, Timeout: |, Topology Description", text)[0]
+    text = re.split(
+        r" \(configured timeouts|, Timeout: |, Topology Description|, full error", text
+    )[0]
     return text[:300]
 
 
 def translate_error(exc: Exception, op: str, where: str, **context: Any) -> AfwError:
     """A pymongo/bson error as a one-line afw error naming the server (not the password)."""
     reason = _first_line(exc)
+    refused = "authentication failed" in reason.lower() or (
+        isinstance(exc, OperationFailure) and exc.code in _AUTH_CODES
+    )
+    if refused:
+        return StoreUnavailableError(f"MongoDB at {where} refused {op}: {reason}", op=op, **context)
     if isinstance(exc, ConnectionFailure):
         return StoreUnavailableError(
             f"cannot reach MongoDB at {where} ({op}): {reason}", op=op, **context
         )
-    if isinstance(exc, OperationFailure) and exc.code in _AUTH_CODES:
-        return StoreUnavailableError(
-            f"MongoDB at {where} refused {op}: {reason}", op=op, code=exc.code, **context
-        )
+    if isinstance(exc, ConfigurationError) and "DNS" in reason:
+        return StoreUnavailableError(f"cannot resolve MongoDB at {where}: {reason}", op=op)
+    if isinstance(exc, OperationFailure) and exc.code in _QUERY_CODES and op in QUERY_OPS:
+        return QueryError(f"MongoDB rejected the query: {reason}", op=op, **context)
     if isinstance(exc, InvalidDocument):
         return SerializationError(f"document cannot be stored in MongoDB ({op}): {reason}")
     if isinstance(exc, ConfigurationError):

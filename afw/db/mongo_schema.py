@@ -27,6 +27,7 @@ __all__ = ["bump_counter", "ensure_counter", "ensure_indexes", "give_back", "res
 
 log = logging.getLogger("afw.db.mongo")
 
+_REFUSED: Final = frozenset({18, 8000})  # authentication failed: not an index problem
 _FW_INDEXES: Final = (
     IndexModel("fw_id", unique=True),
     *(IndexModel(f) for f in ("state", "spec._category", "created_on", "updated_on", "name")),
@@ -72,18 +73,23 @@ async def _create(coll: AsyncCollection[Doc], models: Sequence[IndexModel]) -> N
         await coll.create_indexes(list(models))
         return
     except OperationFailure as exc:
+        if exc.code in _REFUSED:
+            raise
         log.debug("create_indexes on %s failed (%s); creating one by one", coll.name, exc)
     for model in models:
         try:
             await coll.create_indexes([model])
         except OperationFailure as exc:
+            if exc.code in _REFUSED or exc.code == 13:
+                log.debug("no permission to create indexes on %s: %s", coll.name, exc)
+                return  # a read-only user: the indexes are the owner's business
             if model.document.get("unique") and exc.code in (11000, 11001):
                 # Old data with duplicates: keep the lookup fast without the constraint.
                 keys = list(model.document["key"].items())
                 await _create(coll, [IndexModel(keys, name=f"{model.document['name']}_nonunique")])
                 continue
-            log.warning("MongoDB did not create index %s on %s: %s",
-                        model.document["name"], coll.name, str(exc).splitlines()[0])  # fmt: skip
+            name, reason = model.document["name"], str(exc).splitlines()[0]
+            log.warning("MongoDB did not create index %s on %s: %s", name, coll.name, reason)
 
 
 async def ensure_indexes(

@@ -138,8 +138,9 @@ class _Translator:
     # ---- patterns -----------------------------------------------------------------------------
 
     def walk(self, start: Loc, path: tuple[str, ...], way: _Pattern) -> Iterator[_Pattern]:
-        """Every pattern for ``path`` below the object at ``start``, continuing ``way``."""
-        for length in range(1, len(path) + 1):
+        """Every pattern for ``path`` below the object at ``start``, continuing ``way``
+        (the cheapest, crossing no further array, first)."""
+        for length in range(len(path), 0, -1):
             node = Loc(start.src, json_path(start.path, path[:length]))
             if length < len(path):
                 yield from self.through_array(node, path[length:], way)

@@ -132,6 +132,13 @@ class SQLiteStore:
             "update_workflow", lambda c: upd.update_workflow(c, fw_id, fn, preload), fw_id=fw_id
         )
 
+    async def update_workflows(
+        self, items: Sequence[tuple[int, WorkflowFn[T]]]
+    ) -> list[tuple[T, ChangeSet] | Exception]:
+        """All items in one ``BEGIN IMMEDIATE`` transaction (one worker-thread hop)."""
+        batch = list(items)
+        return await self._call("update_workflows", lambda c: upd.update_workflows(c, batch))
+
     async def checkout(
         self,
         query: Mapping[str, Any],

@@ -25,7 +25,14 @@ from afw.errors import NotFoundError, StoreError, WorkflowError
 from afw.wflogic import workflow_state
 from afw.workflow import Workflow
 
-__all__ = ["Snapshot", "checkout", "insert_workflows", "order_by", "update_workflow"]
+__all__ = [
+    "Snapshot",
+    "checkout",
+    "insert_workflows",
+    "order_by",
+    "update_workflow",
+    "update_workflows",
+]
 
 T = TypeVar("T")
 
@@ -161,6 +168,25 @@ def update_workflow(
 ) -> tuple[T, ChangeSet]:
     with immediate(conn):
         return _run(conn, fw_id, fn, preload)
+
+
+def update_workflows(
+    conn: sqlite3.Connection, items: Sequence[tuple[int, Callable[[Workflow, UpdateContext], T]]]
+) -> list[tuple[T, ChangeSet] | Exception]:
+    """Many updates in one transaction; a failing item is rolled back to its savepoint alone."""
+    out: list[tuple[T, ChangeSet] | Exception] = []
+    with immediate(conn):
+        for fw_id, fn in items:
+            conn.execute("SAVEPOINT afw_item")
+            try:
+                out.append(_run(conn, fw_id, fn, ()))
+            except sqlite3.Error:
+                raise  # the database itself failed: the whole batch rolls back
+            except Exception as exc:
+                conn.execute("ROLLBACK TO afw_item")
+                out.append(exc)
+            conn.execute("RELEASE afw_item")
+    return out
 
 
 def order_by(

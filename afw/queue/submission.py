@@ -1,0 +1,176 @@
+"""One queue submission: reserve a Firework, prepare its launch dir, write the script, submit.
+
+Reservation mode (FireWorks ``qlaunch -r``), step by step:
+
+1. ``reserve_fw`` → the Firework is RESERVED, a launch records the planned dir;
+2. the dir becomes ``spec._launch_dir`` if set (``change_launch_dir``);
+3. offline (``--offline`` in ``rocket_launch``): ``FW.json`` and ``FW_offline.json`` are written
+   atomically and the offline run is registered;
+4. ``spec._queueadapter`` is merged into the queue config, ``--fw-id N`` appended to
+   ``rocket_launch``, ``FW_submit.script`` written, the job submitted;
+5. the job id is stored as the reservation id.
+
+Any failure after step 1 cancels the reservation and forgets the offline run, so nothing is left
+RESERVED for a job that does not exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio import to_thread
+
+from afw.errors import AfwError, ConfigError, QueueLimitError, StateError
+from afw.firework import Firework
+from afw.fs.base import FileSystem
+from afw.fs.launchdir import write_reservation, write_submit_script
+from afw.fworker import FWorker
+from afw.queue.client import QueueClient
+from afw.queue.config import QueueConfig
+from afw.serialize import dump_json
+
+if TYPE_CHECKING:
+    from afw.launchpad import LaunchPad
+
+__all__ = ["QueueContext", "check_options", "submit_plain", "submit_reserved"]
+
+log = logging.getLogger("afw.qlaunch")
+
+
+def check_options(config: QueueConfig, *, reserve: bool, fw_id: int | None = None) -> None:
+    """Refuse combinations FireWorks refuses, before anything is reserved (ConfigError)."""
+    if config.offline and not reserve:
+        raise ConfigError(
+            "rocket_launch asks for --offline, which needs reservation mode: use afw qlaunch -r ..."
+        )
+    if fw_id is not None and not reserve:
+        raise ConfigError("-f/--fw-id needs reservation mode: use afw qlaunch -r singleshot -f N")
+    if reserve and "singleshot" not in config.rocket_launch.split():
+        raise ConfigError(
+            "reservation mode needs a rocket_launch running 'rlaunch singleshot' "
+            f"(got {config.rocket_launch!r})"
+        )
+
+
+@dataclass
+class QueueContext:
+    """What every submission of one qlaunch run shares."""
+
+    lp: LaunchPad
+    fworker: FWorker
+    config: QueueConfig
+    client: QueueClient
+    fs: FileSystem
+    _templates: dict[str | None, str] = field(default_factory=dict)
+
+    async def template(self, config: QueueConfig) -> str:
+        """The template text of ``config``, each file read once (in a worker thread)."""
+        key = config.template_file
+        if key not in self._templates:
+            self._templates[key] = await to_thread.run_sync(config.load_template)
+        return self._templates[key]
+
+    async def submit_script(
+        self, config: QueueConfig, launch_dir: str, job_name: str | None
+    ) -> str:
+        """Render and write ``FW_submit.script`` into ``launch_dir``, submit it: the job id."""
+        text = await self.template(config)
+        script = config.render_script(launch_dir, job_name=job_name, template=text)
+        path = await write_submit_script(self.fs, launch_dir, script)
+        return await self.client.submit(path)
+
+
+async def submit_plain(ctx: QueueContext, launch_dir: str) -> str:
+    """Non-reservation mode: the job's own ``rlaunch`` checks a Firework out later."""
+    await ctx.fs.makedirs(launch_dir)
+    job_id = await ctx.submit_script(ctx.config, launch_dir, None)
+    log.info("submitted job %s in %s", job_id, launch_dir)
+    return job_id
+
+
+async def submit_reserved(
+    ctx: QueueContext, base_dir: str, planned_dir: str, fw_id: int | None = None
+) -> tuple[str, str] | None:
+    """Reserve one Firework and submit it: ``(job_id, launch_dir)``, ``None`` if none is READY.
+
+    The job runs in ``planned_dir`` unless the Firework sets ``spec._launch_dir`` (a relative
+    one is taken from ``base_dir``, FireWorks' launcher dir). Raises QueueLimitError (the
+    reservation released) when the scheduler refuses the job because of a limit.
+    """
+    fw, launch_id = await ctx.lp.reserve_fw(ctx.fworker, planned_dir, fw_id)
+    if fw is None or launch_id is None:
+        if fw_id is not None:
+            raise StateError(f"Firework {fw_id} cannot be reserved: it is not READY")
+        return None
+    try:
+        launch_dir = _launch_dir(fw, base_dir, planned_dir)
+        if launch_dir != planned_dir:
+            await ctx.lp.change_launch_dir(launch_id, launch_dir)
+        config = _job_config(ctx.config, fw)
+        if config.offline:
+            _set_launch_dir(fw, launch_id, launch_dir)
+            await write_reservation(ctx.fs, launch_dir, dump_json(fw.to_dict()), launch_id)
+            await ctx.lp.add_offline_run(launch_id, fw.fw_id, fw.name)
+        else:
+            await ctx.fs.makedirs(launch_dir)
+        job_id = await ctx.submit_script(config, launch_dir, fw.name)
+    except BaseException as exc:
+        with anyio.CancelScope(shield=True):
+            await _release(ctx.lp, launch_id, exc)
+        if isinstance(exc, QueueLimitError) or not isinstance(exc, AfwError):
+            raise
+        raise type(exc)(
+            f"Firework {fw.fw_id} (launch {launch_id}) not submitted, reservation released: {exc}",
+            **{"fw_id": fw.fw_id, "launch_id": launch_id, **exc.context},
+        ) from exc
+    await _record_job(ctx.lp, launch_id, job_id)
+    log.info("Firework %s: job %s in %s", fw.fw_id, job_id, launch_dir)
+    return job_id, launch_dir
+
+
+def _launch_dir(fw: Firework, base_dir: str, planned_dir: str) -> str:
+    wanted = fw.spec.get("_launch_dir")
+    if not wanted:
+        return planned_dir
+    path = os.path.expandvars(os.path.expanduser(str(wanted)))
+    return posixpath.normpath(posixpath.join(base_dir, path))
+
+
+def _job_config(base: QueueConfig, fw: Firework) -> QueueConfig:
+    overrides: Mapping[str, Any] | None = fw.spec.get("_queueadapter")
+    config = base.merge(overrides)
+    check_options(config, reserve=True)
+    return dataclasses.replace(config, rocket_launch=f"{config.rocket_launch} --fw-id {fw.fw_id}")
+
+
+def _set_launch_dir(fw: Firework, launch_id: int, launch_dir: str) -> None:
+    """Make ``FW.json`` show where the launch really runs (FireWorks writes the planned dir)."""
+    for launch in fw.launches:
+        if launch.launch_id == launch_id:
+            launch.launch_dir = launch_dir
+
+
+async def _release(lp: LaunchPad, launch_id: int, cause: BaseException) -> None:
+    try:
+        await lp.cancel_reservation(launch_id)
+        await lp.forget_offline(launch_ids=[launch_id])
+    except Exception as exc:  # the original error matters more; report both
+        log.warning("launch %s: reservation not released after %s: %s", launch_id, cause, exc)
+    else:
+        log.info("launch %s: reservation released (%s)", launch_id, cause)
+
+
+async def _record_job(lp: LaunchPad, launch_id: int, job_id: str) -> None:
+    # The job is queued: releasing the reservation now would let a second job run the same
+    # Firework, so a failure to store the id is only worth a warning.
+    try:
+        await lp.set_reservation_id(launch_id, job_id)
+    except AfwError as exc:
+        log.warning("launch %s: job %s submitted, its id not stored: %s", launch_id, job_id, exc)
