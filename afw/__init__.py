@@ -33,6 +33,9 @@ _EXPORTS = {
     "run_offline": "afw.rocket",
     "rapidfire": "afw.launcher",
     "RapidfireOptions": "afw.launcher",
+    "recover_offline": "afw.recovery",
+    "RecoverySummary": "afw.recovery",
+    "RerunReport": "afw.reruns",
     "Firetask": "afw.tasks.base",
     "explicit_serialize": "afw.tasks.base",
     "ScriptTask": "afw.tasks.script",
@@ -63,6 +66,8 @@ if TYPE_CHECKING:
     from afw.launch import Launch
     from afw.launcher import RapidfireOptions, rapidfire
     from afw.launchpad import LaunchPad
+    from afw.recovery import RecoverySummary, recover_offline
+    from afw.reruns import RerunReport
     from afw.rocket import Rocket, run_offline
     from afw.serialize import load_workflow_file
     from afw.states import STATE_RANKS

@@ -171,6 +171,7 @@ class LaunchPadQueries:
         fizzle: bool = False,
         rerun: bool = False,
         task_level: bool = False,
+        recover_mode: str | None = None,
         max_runtime: float | None = None,
         min_runtime: float | None = None,
         refresh: bool = False,
@@ -182,7 +183,9 @@ class LaunchPadQueries:
         Returns ``(lost_launch_ids, lost_fw_ids, inconsistent_fw_ids)``. ``fizzle`` marks lost
         launches FIZZLED (and forgets their offline runs); ``rerun`` also reruns the lost
         Fireworks (with ``task_level``, those whose launch recorded a checkpoint resume at the
-        task that was running; FireWorks #270); ``refresh`` repairs inconsistent ones.
+        task that was running, FireWorks #270, in a copy of the old launch dir with
+        ``recover_mode="cp"`` or in it with ``"prev_dir"``); ``refresh`` repairs inconsistent
+        ones.
         """
         cutoff = now() - timedelta(seconds=expiration_secs)
         lquery: dict[str, Any] = {"state": "RUNNING", **dict(launch_query or {})}
@@ -216,10 +219,11 @@ class LaunchPadQueries:
             await self.forget_offline(launch_ids=sorted(lost_ids))
             if rerun and lost_fws:
                 at_task = sorted(resumable) if task_level else []
+                rest = [i for i in lost_fws if not (task_level and i in resumable)]
                 if at_task:
-                    await self.rerun_fws(at_task, task_level=True)
-                if len(at_task) < len(lost_fws):
-                    await self.rerun_fws([i for i in lost_fws if i not in at_task])
+                    await self.rerun_fws(at_task, task_level=True, recover_mode=recover_mode)
+                if rest:
+                    await self.rerun_fws(rest)
         if refresh and inconsistent:
             await self.refresh_fws(inconsistent)
         return sorted(lost_ids), lost_fws, inconsistent

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from afw.db import Store
-from afw.errors import NotFoundError, StateError, StoreError
+from afw.errors import ConfigError, NotFoundError, StateError, StoreError
 from afw.reruns import RerunReport, check_recover_mode, has_checkpoint, rerun_many
 from afw.workflow import Workflow
 
@@ -29,6 +29,16 @@ async def group_by_workflow(store: Store, fw_ids: Sequence[int]) -> list[list[in
         raise NotFoundError(f"no Firework with id {missing[0]}", fw_id=missing[0])
     groups = [[i for i in wanted if i in members] for members in nodes]
     return [g for g in groups if g]
+
+
+def _launch_id(recover_launch: int | str | None) -> int | None:
+    if recover_launch is None or recover_launch == "last":
+        return None
+    try:
+        return int(recover_launch)
+    except ValueError:
+        message = f"recover_launch must be a launch id or 'last', not {recover_launch!r}"
+        raise ConfigError(message) from None
 
 
 class _NoLaunchIds:
@@ -62,7 +72,7 @@ class LaunchPadReruns:
         ``recover_mode`` ``"cp"`` copies the old launch dir into the new one, ``"prev_dir"``
         runs in the old one. ``clear_recovery`` makes the next run start at the first task.
         """
-        launch = None if recover_launch in (None, "last") else int(recover_launch)
+        launch = _launch_id(recover_launch)
         report = await self.rerun_fws_report(
             [fw_id],
             task_level=task_level or recover_launch is not None,
@@ -107,7 +117,7 @@ class LaunchPadReruns:
         computes it on loaded copies and writes nothing."""
         check_recover_mode(recover_mode)
         if task_level and clear_recovery:
-            raise StateError("a task-level rerun cannot also clear the recovery")
+            raise ConfigError("a task-level rerun cannot also clear the recovery")
         ids = list(dict.fromkeys(int(i) for i in fw_ids))
         if rerun_duplicates:
             ids.extend(await self._duplicates(ids))
@@ -149,9 +159,11 @@ class LaunchPadReruns:
     async def _check_resumable(self, fw_ids: list[int], launch_id: int | None) -> None:
         fws = await self.store.get_fws(fw_ids)
         missing = [fw.fw_id for fw in fws if not has_checkpoint(fw, launch_id)]
-        if missing:
-            raise StateError(
-                f"cannot rerun Fireworks {missing} at task level: their last launch recorded "
-                "no checkpoint (rerun them without task level); nothing was rerun",
-                fw_id=missing[0],
-            )
+        if not missing:
+            return
+        which = "their last launch" if launch_id is None else f"launch {launch_id}"
+        raise StateError(
+            f"cannot rerun Fireworks {missing} at task level: {which} recorded no checkpoint "
+            "(rerun them without task level); nothing was rerun",
+            fw_id=missing[0],
+        )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from afw.action import FWAction
 from afw.fs.status import OfflineStatus
@@ -25,6 +25,7 @@ from afw.workflow import Workflow
 
 __all__ = [
     "DONE_STATES",
+    "Kind",
     "Outcome",
     "apply_offline_status",
     "apply_to_launch",
@@ -32,6 +33,8 @@ __all__ = [
 ]
 
 DONE_STATES: Final = ("COMPLETED", "FIZZLED")
+
+Kind = Literal["completed", "fizzled", "running", "queued", "already_done", "not_current"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +47,7 @@ class Outcome:
     any more: it was rerun or its reservation cancelled). ``changed`` is whether the launch changed.
     """
 
-    kind: str
+    kind: Kind
     changed: bool
     state: str | None = None
 
@@ -126,7 +129,7 @@ def apply_to_launch(launch: Launch, status: OfflineStatus, now: str) -> Outcome:
     state = str(status.state)
     launch.action = FWAction.from_dict(status.action).to_dict()
     launch.set_state(state, when=_iso(status.completed_on or now))
-    return Outcome(state.lower(), True, state)
+    return Outcome("completed" if state == "COMPLETED" else "fizzled", True, state)
 
 
 def apply_offline_status(

@@ -44,9 +44,10 @@ class RecoverySummary:
     new heartbeat or checkpoint); ``completed``/``fizzled``: finished in this sweep;
     ``already_done``: finished earlier (an interrupted or concurrent sweep), record now closed;
     ``unchanged``: launch dir not changed since the last sweep, skipped; ``orphaned``: launch no
-    longer current (rerun or cancelled), a final result is kept on the launch only;
-    ``vanished``: launch dir gone (left for ``detect_lostruns``); ``errors``: files not readable
-    yet (retried next sweep, never FIZZLED). ``problems`` lists ``(launch_id, message)``."""
+    longer current (rerun or cancelled): a final result is kept on the launch only, and a run
+    whose dir is gone, unreadable or taken by a later launch is forgotten; ``vanished``: launch
+    dir gone (left for ``detect_lostruns``); ``errors``: files not readable yet (retried next
+    sweep, never FIZZLED). ``problems`` lists ``(launch_id, message)`` of errors and vanished."""
 
     recovered: int = 0
     completed: int = 0
@@ -119,6 +120,7 @@ class _Work:
 @dataclass
 class _Plan:
     work: list[_Work] = field(default_factory=list)
+    problems: list[tuple[Candidate, str, bool]] = field(default_factory=list)
     records: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def note(self, cand: Candidate, key: str | None, now: str, *, final: bool = False) -> None:
@@ -129,6 +131,10 @@ class _Plan:
         if final:
             fields["completed"] = True
         self.records[cand.launch_id] = fields
+
+    def forget(self, cand: Candidate, now: str) -> None:
+        if cand.run is not None:
+            self.records[cand.launch_id] = {"updated_on": now, "deprecated": True}
 
 
 def _classify(
@@ -144,12 +150,12 @@ def _classify(
         summary.problem(lid, f"launch {lid} is not in the store", echo=echo)
         return
     if status is None:
-        summary.problem(lid, f"launch {lid} has no launch dir", echo=echo)
+        plan.problems.append((cand, f"launch {lid} has no launch dir", False))
         return
     if online and (status.error or not status.finished):
         return  # an online run still going (or not ours to judge): nothing to pick up
     if status.error:
-        summary.problem(lid, status.error, vanished=not status.dir_exists, echo=echo)
+        plan.problems.append((cand, status.error, not status.dir_exists))
         return
     key = fingerprint_key(status.fingerprint)
     if cand.run is not None and key is not None and cand.run.fingerprint == key:
@@ -157,7 +163,7 @@ def _classify(
         return
     bad = check_status(status)
     if bad:
-        summary.problem(lid, bad, echo=echo)
+        plan.problems.append((cand, bad, False))
         return
     pre = apply_to_launch(cand.launch, status, now)
     if pre.changed:
@@ -198,23 +204,23 @@ async def _groups(
 async def _apply(
     store: Store, work: Sequence[_Work], holders: Mapping[int, list[int]], now: str
 ) -> dict[int, Outcome | Exception]:
-    """Run the workflow updates; a group that fails is retried launch by launch, so one bad
-    action does not hold back the other runs of its workflow."""
+    """Run the workflow updates. A workflow whose group fails is retried run by run (one run
+    of it per call, so a store that runs items concurrently never has two on one workflow):
+    one bad action does not hold back the other runs of its workflow."""
     out: dict[int, Outcome | Exception] = {}
     pending = await _groups(store, work, holders)
+    retry: list[list[_Work]] = []
     while pending:
         results = await store.update_workflows([_item(g, holders, now) for g in pending])
-        retry: list[list[_Work]] = []
         for group, result in zip(pending, results, strict=True):
-            if isinstance(result, Exception):
-                if len(group) > 1:
-                    retry.extend([w] for w in group)
-                else:
-                    out[group[0].cand.launch_id] = result
-                continue
-            for w, outcome in zip(group, result[0], strict=True):
-                out[w.cand.launch_id] = outcome
-        pending = retry
+            if isinstance(result, Exception) and len(group) > 1:
+                retry.append(list(group))
+            elif isinstance(result, Exception):
+                out[group[0].cand.launch_id] = result
+            else:
+                out.update((w.cand.launch_id, o) for w, o in zip(group, result[0], strict=True))
+        pending = [[runs.pop(0)] for runs in retry if runs]
+        retry = [runs for runs in retry if runs]
     return out
 
 
@@ -223,6 +229,46 @@ async def _keep_on_launch(store: Store, launch: Launch) -> None:
     doc = launch.to_db_dict()
     names = ("state", "action", "state_history", "time_start", "time_end", "runtime_secs")
     await store.update_launch_fields(launch.launch_id, {k: doc[k] for k in names})
+
+
+def _settle_problems(
+    plan: _Plan, holders: Mapping[int, list[int]], summary: RecoverySummary, now: str, echo: bool
+) -> None:
+    for cand, message, vanished in plan.problems:
+        if holders.get(cand.launch_id):
+            summary.problem(cand.launch_id, message, vanished=vanished, echo=echo)
+        else:
+            # Rerun or cancelled, and its dir is gone, unreadable or taken by a later launch:
+            # nothing will ever come back for this launch.
+            summary.orphaned += 1
+            plan.forget(cand, now)
+
+
+async def _settle_work(
+    store: Store,
+    plan: _Plan,
+    holders: Mapping[int, list[int]],
+    outcomes: Mapping[int, Outcome | Exception],
+    summary: RecoverySummary,
+    now: str,
+    echo: bool,
+) -> None:
+    for w in plan.work:
+        result = outcomes.get(w.cand.launch_id, Outcome("not_current", False))
+        if isinstance(result, Exception):
+            message = f"could not apply {w.status.path}: {result}"
+            summary.problem(w.cand.launch_id, message, echo=echo)
+        elif result.kind != "not_current":
+            summary.count(result)
+            plan.note(w.cand, w.key, now, final=result.final)
+        else:
+            # Rerun or cancelled since it was reserved (or between our read and our write).
+            summary.orphaned += 1
+            if holders.get(w.cand.launch_id):
+                continue  # raced with a rerun inside this batch: look again next sweep
+            if w.pre.final and w.cand.launch is not None:
+                await _keep_on_launch(store, w.cand.launch)
+            plan.note(w.cand, w.key, now, final=w.pre.final)
 
 
 async def process_batch(
@@ -235,32 +281,19 @@ async def process_batch(
 ) -> None:
     """Apply one batch of statuses (parallel to ``batch``) and update ``summary``.
 
-    ``echo`` logs every problem as it is found.
+    Store round trips per batch: one ``fw_ids_of_launches``, one ``get_wf_docs``, one
+    ``update_workflows`` (a second one only when a workflow's group failed and is retried run
+    by run), one ``update_offline_runs``. ``echo`` logs every problem as it is found.
     """
     now = now_iso()
     plan = _Plan()
     for cand, status in zip(batch, statuses, strict=True):
         _classify(cand, status, now, plan, summary, echo)
-    ids = [w.cand.launch_id for w in plan.work]
+    ids = [w.cand.launch_id for w in plan.work] + [c.launch_id for c, _, _ in plan.problems]
     holders = await store.fw_ids_of_launches(ids) if ids else {}
+    _settle_problems(plan, holders, summary, now, echo)
     attached = [w for w in plan.work if holders.get(w.cand.launch_id)]
     outcomes = await _apply(store, attached, holders, now) if attached else {}
-    for w in plan.work:
-        result = outcomes.get(w.cand.launch_id, Outcome("not_current", False))
-        if isinstance(result, Exception):
-            message = f"could not apply {w.status.path}: {result}"
-            summary.problem(w.cand.launch_id, message, echo=echo)
-            continue
-        if result.kind != "not_current":
-            summary.count(result)
-            plan.note(w.cand, w.key, now, final=result.final)
-            continue
-        # Rerun or cancelled since it was reserved (or between our read and write).
-        summary.orphaned += 1
-        if holders.get(w.cand.launch_id):
-            continue  # raced with a rerun inside this batch: look again next sweep
-        if w.pre.final and w.cand.launch is not None:
-            await _keep_on_launch(store, w.cand.launch)
-        plan.note(w.cand, w.key, now, final=w.pre.final)
+    await _settle_work(store, plan, holders, outcomes, summary, now, echo)
     if plan.records:
         await store.update_offline_runs(plan.records)

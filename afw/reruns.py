@@ -21,7 +21,7 @@ them, so the caller can say so.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,7 +71,15 @@ class RerunReport:
             (self.dynamic, other.dynamic),
             (self.skipped, other.skipped),
         ):
-            mine.extend(i for i in theirs if i not in mine)
+            _extend_unique(mine, theirs)
+
+
+def _extend_unique(target: list[int], items: Iterable[int]) -> None:
+    seen = set(target)
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            target.append(item)
 
 
 def check_recover_mode(mode: str | None) -> None:
@@ -144,12 +152,17 @@ def _clear_recovery(wf: Workflow, fw: Firework) -> None:
 
 
 def rerun_closure(wf: Workflow, fw_id: int) -> list[int]:
-    """The Fireworks :func:`afw.wflogic.rerun_fw` resets for ``fw_id``, from the workflow's
-    states alone (no Firework needs loading)."""
-    out = [fw_id]
-    for child in wf.links.get(fw_id, []):
-        if wf.fw_states[child] != "WAITING" and child not in out:
-            out.extend(i for i in rerun_closure(wf, child) if i not in out)
+    """The Fireworks :func:`afw.wflogic.rerun_fw` resets for ``fw_id`` (itself and every
+    descendant reached through non-WAITING children), from the workflow's states alone: no
+    Firework needs loading."""
+    out, seen, stack = [], {fw_id}, [fw_id]
+    while stack:
+        current = stack.pop()
+        out.append(current)
+        for child in reversed(wf.links.get(current, [])):
+            if child not in seen and wf.fw_states[child] != "WAITING":
+                seen.add(child)
+                stack.append(child)
     return out
 
 
@@ -191,20 +204,20 @@ def rerun_many(
         elif clear_recovery:
             _clear_recovery(wf, fw)
     report = RerunReport()
+    done: set[int] = set()
     for fw_id in fw_ids:
-        if fw_id in report.rerun:
+        if fw_id in done:
             continue
         if _skip(wf.fw(fw_id), task_level):
             report.skipped.append(fw_id)
             continue
         closure = rerun_closure(wf, fw_id)
         wf.need(closure)
-        report.dynamic.extend(
-            i for i in closure if i not in report.dynamic and _took_dynamic_actions(wf, i)
-        )
-        done = rerun_fw(wf, fw_id)
+        _extend_unique(report.dynamic, (i for i in closure if _took_dynamic_actions(wf, i)))
+        rerun = rerun_fw(wf, fw_id)
         if clear_recovery:
-            for i in done:
+            for i in rerun:
                 _clear_recovery(wf, wf.fws[i])
-        report.rerun.extend(i for i in done if i not in report.rerun)
+        _extend_unique(report.rerun, rerun)
+        done.update(rerun)
     return report

@@ -84,7 +84,12 @@ class Rocket:
         fw, launch_id = await self.launchpad.checkout_fw(self.fworker, start_dir, self.fw_id)
         if fw is None or launch_id is None:
             return None
-        launch_dir = await anyio.to_thread.run_sync(_enter_dir, fw, start_dir)
+        launch = next(la for la in fw.launches if la.launch_id == launch_id)
+        if any(e["state"] == "RESERVED" for e in launch.state_history):
+            # A queue reservation: qlaunch already applied spec._launch_dir and the job runs there.
+            launch_dir = start_dir
+        else:
+            launch_dir = await anyio.to_thread.run_sync(_enter_dir, fw, start_dir)
         if launch_dir != start_dir:
             await self.launchpad.change_launch_dir(launch_id, launch_dir)
         reporter = OnlineReporter(self.launchpad, launch_id, fw.fw_id, launch_dir)

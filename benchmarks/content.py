@@ -125,9 +125,7 @@ def action_for(run: RunPlan) -> dict[str, Any]:
 RunFiles = dict[str, bytes]
 
 
-def _afw_files(
-    run: RunPlan, fw_doc: Mapping[str, Any], launch_id: int, t: RunTimes
-) -> RunFiles:
+def _afw_files(run: RunPlan, fw_doc: Mapping[str, Any], launch_id: int, t: RunTimes) -> RunFiles:
     if run.status == "queued":
         return {"FW.json": dump_json(fw_doc), "FW_offline.json": encode_reservation(launch_id)}
     check = checkpoint_for(run)
@@ -168,7 +166,10 @@ def _fireworks_files(
     run: RunPlan, fw_doc: Mapping[str, Any], launch_id: int, t: RunTimes
 ) -> RunFiles:
     if run.status == "queued":
-        return {"FW.json": json.dumps(fw_doc).encode(), "FW_offline.json": b'{"launch_id":%d}' % launch_id}
+        return {
+            "FW.json": json.dumps(fw_doc).encode(),
+            "FW_offline.json": b'{"launch_id":%d}' % launch_id,
+        }
     doc: dict[str, Any] = {
         "launch_id": launch_id,
         "started_on": t.started.isoformat(),

@@ -1,6 +1,6 @@
 """Counting what a benchmark asks of its database.
 
-* :class:`CommandCounter`: a pymongo ``CommandListener``; every command the client sends
+* :func:`command_counter`: a pymongo ``CommandListener``; every command the client sends
   (``find``, ``update``, ``insert``, ``getMore``, ``findAndModify``...) counts once, however many
   documents it carries. afw passes it in ``mongoclient_kwargs={"event_listeners": [...]}``;
   the FireWorks side registers the same class globally (:mod:`benchmarks.fw_side.common`).
@@ -17,9 +17,13 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from pymongo import monitoring
-
-__all__ = ["HOUSEKEEPING", "CommandCounter", "CountingStore", "data_commands"]
+__all__ = [
+    "HOUSEKEEPING",
+    "CommandCounter",
+    "CountingStore",
+    "command_counter",
+    "data_commands",
+]
 
 HOUSEKEEPING = frozenset({"hello", "ismaster", "isMaster", "ping", "endSessions", "buildInfo"})
 """Connection chatter, not work: left out of the per-run figures."""
@@ -30,24 +34,38 @@ def data_commands(counts: dict[str, int]) -> int:
     return sum(n for name, n in counts.items() if name not in HOUSEKEEPING)
 
 
-class CommandCounter(monitoring.CommandListener):
-    """Counts started commands by name (thread-safe enough: the GIL guards ``Counter`` updates
-    from pymongo's threads, and the async client runs on the event loop)."""
+class CommandCounter:
+    """Counts started commands by name. Build it with :func:`command_counter` (a pymongo
+    ``CommandListener``; pymongo is imported only then, so SQLite runs never load it)."""
 
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.counts[event.command_name] += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+    counts: Counter[str]
+    micros: Counter[str]
+    """Time spent waiting for each command's reply (pymongo's ``duration_micros``)."""
 
     def reset(self) -> None:
         self.counts.clear()
+        self.micros.clear()
+
+
+def command_counter() -> CommandCounter:
+    """A new :class:`CommandCounter` that is also a pymongo ``CommandListener``."""
+    from pymongo import monitoring
+
+    class Listener(CommandCounter, monitoring.CommandListener):
+        def __init__(self) -> None:
+            self.counts = Counter()
+            self.micros = Counter()
+
+        def started(self, event: monitoring.CommandStartedEvent) -> None:
+            self.counts[event.command_name] += 1
+
+        def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+            self.micros[event.command_name] += event.duration_micros
+
+        def failed(self, event: monitoring.CommandFailedEvent) -> None:
+            self.micros[event.command_name] += event.duration_micros
+
+    return Listener()
 
 
 class CountingStore:

@@ -39,6 +39,7 @@ __all__ = [
     "fresh_store",
     "populate",
     "reservation_epoch",
+    "spec_for",
     "write_dirs",
 ]
 
@@ -51,7 +52,7 @@ def reservation_epoch() -> datetime:
     return (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=123_456)
 
 
-def _spec(index: int, size: int) -> dict[str, Any]:
+def spec_for(index: int, size: int) -> dict[str, Any]:
     """A spec of about 1 kB, like a small DFT job's."""
     return {
         "_priority": 1 + index % 3,
@@ -67,7 +68,7 @@ def _spec(index: int, size: int) -> dict[str, Any]:
 
 def _workflow(wfp: WorkflowPlan, created: str, serial: int) -> tuple[Workflow, list[int]]:
     def make(n: int, name: str) -> Firework:
-        return Firework.create(tasks_for(serial + n), _spec(serial + n, wfp.size), name=name)
+        return Firework.create(tasks_for(serial + n), spec_for(serial + n, wfp.size), name=name)
 
     roots = [make(j, f"wf{wfp.index}-job{j}") for j in range(wfp.roots)]
     fws = list(roots)
@@ -111,9 +112,13 @@ def build_workflows(
         fw_id = roots[run.root]
         ids.next = first_launch_id + run.index
         fw, launch = checkout(
-            wf, ids, fw_id, fworker=LOGIN_WORKER, launch_dir=run_dir(root, run.index),
+            wf,
+            ids,
+            fw_id,
+            fworker=LOGIN_WORKER,
+            launch_dir=run_dir(root, run.index),
             state="RESERVED",
-        )  # fmt: skip
+        )
         entry = launch.state_history[-1]
         entry["created_on"] = entry["updated_on"] = reserved
         fw.updated_on = reserved
@@ -190,7 +195,9 @@ def write_dirs(gen: Generated, fmt: str, *, threads: int = 4) -> float:
     def work(lo: int, hi: int) -> None:
         for run in runs[lo:hi]:
             times = run_times(run, gen.epoch)
-            files = files_for(fmt, run, gen.fw_docs[run.index], gen.first_launch_id + run.index, times)
+            files = files_for(
+                fmt, run, gen.fw_docs[run.index], gen.first_launch_id + run.index, times
+            )
             write_files(run_dir(gen.root, run.index), files)
 
     step = 2000

@@ -152,18 +152,20 @@ def make_plan(
     rng = random.Random(seed)
     workflows: list[WorkflowPlan] = []
     slots: list[tuple[int, int]] = []
-    for (size, _), runs in zip(shape, _apportion(n, [s for _, s in shape]), strict=True):
-        roots = max(size - 1, 1)
-        while runs > 0:
-            take = min(runs, roots)
+    for (size, _), share in zip(shape, _apportion(n, [s for _, s in shape]), strict=True):
+        roots, left = max(size - 1, 1), share
+        while left > 0:
+            take = min(left, roots)
             wf = WorkflowPlan(len(workflows), size, take)
             workflows.append(wf)
             slots += [(wf.index, root) for root in range(take)]
-            runs -= take
+            left -= take
     shares = mix.shares()
     statuses = [
         status
-        for status, count in zip(STATUSES, _apportion(n, [shares[s] for s in STATUSES]), strict=True)
+        for status, count in zip(
+            STATUSES, _apportion(n, [shares[s] for s in STATUSES]), strict=True
+        )
         for _ in range(count)
     ]
     rng.shuffle(statuses)

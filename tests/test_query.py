@@ -10,6 +10,7 @@ import datetime
 import functools
 import sqlite3
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -30,6 +31,7 @@ from afw.db.query_values import compare
 from afw.errors import QueryError
 
 HOT = {"h": "h", "s.p": "sp"}
+_MODULE_FIXTURE = [HealthCheck.function_scoped_fixture]  # db is module-scoped; rows are reset
 
 
 @pytest.fixture(scope="module")
@@ -587,6 +589,37 @@ def test_negated_clause_stays_two_valued(db: sqlite3.Connection) -> None:
         assert sql_ids(db, query, {}) == expected
 
 
+def _deep_filters() -> list[dict[str, Any]]:
+    logic: dict[str, Any] = {"a": 1}
+    for i in range(40):
+        logic = {"$or" if i % 2 else "$and": [logic, {"b": {"$ne": i}}]}
+    elem: dict[str, Any] = {"x": 1}
+    for _ in range(12):
+        elem = {"a.b": {"$elemMatch": elem}}
+    negations: dict[str, Any] = {"$gt": 0}
+    for _ in range(30):
+        negations = {"$not": negations}
+    wide = {"$or": [{f"k{i}.a.b": i} for i in range(300)]}
+    return [logic, elem, {"a": negations}, wide, {".".join("abcdefghijk"): 1}]
+
+
+@pytest.mark.parametrize(
+    "query", _deep_filters(), ids=["logic", "elemMatch", "not", "wide", "path"]
+)
+def test_deep_filters_fit_sqlites_parser(db: sqlite3.Connection, query: dict[str, Any]) -> None:
+    docs = [{"a": 1, "b": 3}, {"a": [{"b": [{"x": 1}]}]}, {"a": 5}, {"k7": {"a": {"b": 7}}}, {}]
+    _insert(db, docs)
+    where, params = to_sql(query)
+    wrapped = "(" * 25 + where + ")" * 25  # room for the statement around the clause
+    rows = db.execute(f"SELECT id FROM docs WHERE {wrapped} ORDER BY id", params)
+    assert [r[0] for r in rows] == [i for i, d in enumerate(docs) if matches(d, query)]
+
+
+def test_empty_filter() -> None:
+    assert to_sql({}) == ("1", [])
+    assert matches({}, {})
+
+
 def test_compile_filter_is_reusable() -> None:
     test = compile_filter({"state": {"$in": ["READY", "RESERVED"]}, "spec._category": "cpu"})
     fws = [
@@ -629,9 +662,7 @@ SORT_VALUES = st.one_of(
 )
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=_MODULE_FIXTURE)
 @given(
     docs=st.lists(st.dictionaries(st.sampled_from(["v"]), SORT_VALUES), max_size=8),
     direction=st.sampled_from([1, -1]),
@@ -801,7 +832,7 @@ def filters(
 
     def leaves() -> st.SearchStrategy[dict[str, Any]]:
         condition = st.one_of(values, operators(values, strategy))
-        return st.dictionaries(paths, condition, min_size=1, max_size=2)
+        return st.one_of(st.dictionaries(paths, condition, min_size=1, max_size=2), _PAIRED)
 
     strategy: st.SearchStrategy[dict[str, Any]] = st.deferred(
         lambda: st.recursive(leaves(), _combined, max_leaves=3)
@@ -854,21 +885,51 @@ def _contents(value: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, A
                 yield from _contents(item, prefix)
 
 
+@dataclass(frozen=True)
+class _Pick:
+    """A placeholder for the path (or value) of the n-th thing found in the documents."""
+
+    n: int
+    path: bool
+
+
+def _resolve(query: Any, found: list[tuple[str, Any]]) -> Any:
+    if isinstance(query, _Pick):
+        path, value = found[query.n % len(found)] if found else ("a", None)
+        return path if query.path else value
+    if isinstance(query, dict):
+        return {_resolve(k, found): _resolve(v, found) for k, v in query.items()}
+    if isinstance(query, list):
+        return [_resolve(v, found) for v in query]
+    return query
+
+
+def _paired(n: int, op: str) -> dict[Any, Any]:
+    value: Any = _Pick(n, path=False)
+    if op in ("$in", "$nin", "$all"):
+        value = [value]
+    return {_Pick(n, path=True): value if op == "=" else {op: value}}
+
+
+_PAIRED = st.builds(  # a path found in a document with the value found there
+    _paired,
+    st.integers(0, 10_000),
+    st.sampled_from(["=", "$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$all"]),
+)
+_PICKED_PATHS = st.integers(0, 10_000).map(lambda n: _Pick(n, path=True))
+_PICKED_VALUES = st.integers(0, 10_000).map(lambda n: _Pick(n, path=False))
+FILTERS = filters(st.one_of(PATHS, _PICKED_PATHS), st.one_of(QUERY_VALUES, _PICKED_VALUES))
+
+
 @st.composite
 def cases(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Documents, and a filter that often uses their paths and values."""
     docs = draw(st.lists(documents(), min_size=1, max_size=10))
     found = [pair for doc in docs for pair in _contents(doc)]
-    paths = st.one_of(PATHS, st.sampled_from([p for p, _ in found])) if found else PATHS
-    values = (
-        st.one_of(QUERY_VALUES, st.sampled_from([v for _, v in found])) if found else QUERY_VALUES
-    )
-    return docs, draw(filters(paths, values))
+    return docs, _resolve(draw(FILTERS), found)
 
 
-@settings(
-    max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=_MODULE_FIXTURE)
 @given(case=cases())
 def test_sql_agrees_with_matches(
     db: sqlite3.Connection, case: tuple[list[dict[str, Any]], dict[str, Any]]

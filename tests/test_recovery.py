@@ -283,3 +283,39 @@ async def test_worker_name_filter(lp: LaunchPad, tmp_path: Path) -> None:
     assert (await lp.get_fw_by_id(two.fw_id)).state == "COMPLETED"
     assert (await lp.get_fw_by_id(one.fw_id)).state == "RESERVED"
     assert (await recover_offline(lp, fworker_name="")).completed == 1
+
+
+async def test_dir_taken_over_by_a_later_launch_forgets_the_old_run(
+    lp: LaunchPad, tmp_path: Path
+) -> None:
+    """A rerun re-reserved into the same dir (spec._launch_dir): the old launch can never come
+    back, so its offline run is forgotten instead of failing every sweep."""
+    (old,) = await one_offline(lp, tmp_path)
+    await lp.cancel_reservation(old.launch_id)
+    (new,) = await reserve_offline(lp, tmp_path / "runs")
+    assert new.path == old.path and new.launch_id != old.launch_id
+    summary = await recover_offline(lp)
+    assert (summary.orphaned, summary.queued, summary.errors) == (1, 1, 0)
+    assert [r.launch_id for r in await lp.store.pending_offline_runs(0, 10)] == [new.launch_id]
+    (record,) = await lp.store.offline_runs([old.launch_id])
+    assert record.deprecated and not record.completed
+
+
+async def test_an_action_that_cannot_be_applied_holds_back_only_its_run(
+    lp: LaunchPad, tmp_path: Path
+) -> None:
+    await lp.add_wfs(push_workflows(1, 2))
+    good, bad = await reserve_offline(lp, tmp_path / "runs")
+    run_files(good, "completed")
+    writer = OfflineRunWriter(bad.path)
+    writer.start(stamp(0))
+    writer.finish("COMPLETED", {"mod_spec": [{"_inc": {"seen": 1}}]}, stamp(9))  # seen: a list
+    for completed in (1, 0):
+        summary = await recover_offline(lp)
+        assert (summary.completed, summary.errors) == (completed, 1)
+        ((launch_id, message),) = summary.problems
+        assert launch_id == bad.launch_id and "could not apply" in message
+    child = await lp.get_fw_by_id(3)
+    assert (child.state, child.spec["seen"]) == ("WAITING", [good.name])
+    assert (await lp.get_launch_by_id(bad.launch_id)).state == "RESERVED"
+    assert [r.launch_id for r in await lp.store.pending_offline_runs(0, 10)] == [bad.launch_id]

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from afw import Firework, FWorker, LaunchPad, Workflow
-from afw.errors import StateError
+from afw.errors import ConfigError, StateError
 from afw.launcher import RapidfireOptions, rapidfire
 from afw.rocket import Rocket, RunResult, StopFlag, run_offline
 
@@ -70,9 +70,9 @@ async def fizzle_in_task_two(lp: LaunchPad, tmp_path: Path, **spec: Any) -> tupl
 
 
 async def test_task_level_copy_data_runs_only_the_remaining_tasks(
-    sqlite_url: str, tmp_path: Path
+    store_url: str, tmp_path: Path
 ) -> None:
-    async with LaunchPad(sqlite_url) as lp:
+    async with LaunchPad(store_url) as lp:
         fw_id, log, marker = await fizzle_in_task_two(lp, tmp_path)
         old_launch = (await lp.get_fw_by_id(fw_id)).launches[0]
         marker.touch()
@@ -192,6 +192,19 @@ async def test_copy_data_from_a_vanished_dir_fails_clearly_and_keeps_the_checkpo
         assert ran(log)[2:] == ["t1", "t2", "t3"]
 
 
+async def test_rerun_fw_from_a_named_launch(sqlite_url: str, tmp_path: Path) -> None:
+    async with LaunchPad(sqlite_url) as lp:
+        fw_id, _log, _marker = await fizzle_in_task_two(lp, tmp_path)
+        launch_id = (await lp.get_fw_by_id(fw_id)).launches[0].launch_id
+        with pytest.raises(ConfigError):
+            await lp.rerun_fw(fw_id, recover_launch="first")
+        with pytest.raises(StateError, match=f"launch {launch_id + 1} recorded no checkpoint"):
+            await lp.rerun_fw(fw_id, recover_launch=launch_id + 1)
+        assert await lp.rerun_fw(fw_id, recover_launch=launch_id) == [fw_id]
+        recovery = (await lp.get_fw_by_id(fw_id)).spec["_recovery"]
+        assert recovery["_launch_id"] == launch_id and recovery["_mode"] is None
+
+
 async def test_rerun_semantics_parents_untouched_children_waiting(
     sqlite_url: str, tmp_path: Path
 ) -> None:
@@ -206,7 +219,7 @@ async def test_rerun_semantics_parents_untouched_children_waiting(
         before_a = await lp.get_fw_by_id(ida)
 
         assert await lp.rerun_fws([idb]) == [idb, idc]
-        fa, fb, fc = (await lp.get_fw_by_id(i) for i in (ida, idb, idc))
+        fa, fb, fc = [await lp.get_fw_by_id(i) for i in (ida, idb, idc)]
         assert fa.state == "COMPLETED" and fa.launch_ids == before_a.launch_ids
         assert fb.state == "READY" and not fb.launches and len(fb.archived_launch_ids) == 1
         assert fc.state == "WAITING" and not fc.launches and len(fc.archived_launch_ids) == 1
@@ -408,7 +421,7 @@ async def test_269_offline_files_stay_in_the_launch_dir(tmp_path: Path) -> None:
 
 
 async def test_rerun_also_reruns_duplicates_sharing_launches(
-    sqlite_url: str, tmp_path: Path
+    store_url: str, tmp_path: Path
 ) -> None:
     """FireWorks' DupeFinderExact makes a Firework adopt the launches of an identical completed
     one (a FireWorks installation on the same database does this); rerunning either reruns both."""
@@ -416,7 +429,7 @@ async def test_rerun_also_reruns_duplicates_sharing_launches(
     spec = {"_dupefinder": {"_fw_name": "DupeFinderExact"}}
     a = Firework.create([step("same", log)], spec=spec, name="a")
     b = Firework.create([step("same", log)], spec=spec, name="b")
-    async with LaunchPad(sqlite_url) as lp:
+    async with LaunchPad(store_url) as lp:
         (ida,) = await add(lp, a, a)
         (idb,) = await add(lp, b, b)
         assert (await run_in(lp, tmp_path / "r1", ida)).state == "COMPLETED"

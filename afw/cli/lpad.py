@@ -404,20 +404,32 @@ def detect_lostruns(
     fizzle: Annotated[bool, Parameter(negative="")] = False,
     rerun: Annotated[bool, Parameter(negative="")] = False,
     task_level: Annotated[bool, Parameter(name="--task-level", negative="")] = False,
+    copy_data: Annotated[bool, Parameter(name=["-cp", "--copy-data"], negative="")] = False,
+    previous_dir: Annotated[bool, Parameter(name=["-pd", "--previous-dir"], negative="")] = False,
     refresh: Annotated[bool, Parameter(negative="")] = False,
     max_runtime: Annotated[float | None, Parameter(name="--max-runtime")] = None,
     min_runtime: Annotated[float | None, Parameter(name="--min-runtime")] = None,
     query: QueryOpt = None,
     launch_query: Annotated[str | None, Parameter(name=["-lq", "--launch-query"])] = None,
 ) -> None:
-    """Find runs whose heartbeat stopped; --fizzle or --rerun them, --refresh inconsistent ones."""
+    """Find runs whose heartbeat stopped; --fizzle or --rerun them, --refresh inconsistent ones.
+
+    --rerun --task-level resumes each lost run at the task it was running (with --copy-data in a
+    copy of its launch dir, with --previous-dir in that dir).
+    """
+    if (copy_data or previous_dir) and not (rerun and task_level):
+        raise ConfigError("--copy-data and --previous-dir need --rerun --task-level")
+    if copy_data and previous_dir:
+        raise ConfigError("use --copy-data or --previous-dir, not both")
+    mode = "cp" if copy_data else "prev_dir" if previous_dir else None
     fw_query = parse_query(query) if query else None
     l_query = parse_query(launch_query) if launch_query else None
 
     async def go() -> tuple[list[int], list[int], list[int]]:
         async with launchpad() as lp:
             return await lp.detect_lostruns(
-                time, fizzle=fizzle, rerun=rerun, task_level=task_level, refresh=refresh,
+                time, fizzle=fizzle, rerun=rerun, task_level=task_level, recover_mode=mode,
+                refresh=refresh,
                 max_runtime=max_runtime, min_runtime=min_runtime, query=fw_query,
                 launch_query=l_query,
             )  # fmt: skip

@@ -27,6 +27,20 @@ from afw.reruns import RerunReport
 
 __all__ = ["rerun_fws"]
 
+TaskLevelOpt = Annotated[
+    bool, Parameter(name="--task-level", negative="", help="resume at the task that was running")
+]
+CopyDataOpt = Annotated[
+    bool,
+    Parameter(
+        name=["-cp", "--copy-data"], negative="", help="copy the previous launch dir (same FS)"
+    ),
+]
+PreviousDirOpt = Annotated[
+    bool,
+    Parameter(name=["-pd", "--previous-dir"], negative="", help="run in the previous launch dir"),
+]
+
 
 def _recover_mode(
     task_level: bool, copy_data: bool, previous_dir: bool, clear_recovery: bool
@@ -50,19 +64,27 @@ async def _unseen_dirs(lp: LaunchPad, ids: Sequence[int]) -> list[str]:
     return await anyio.to_thread.run_sync(unseen)
 
 
+def _ids(ids: list[int], shown: int = 20) -> str:
+    """An id list for a one-line message (the full list is on stdout)."""
+    if len(ids) <= shown:
+        return str(ids)
+    return f"[{', '.join(map(str, ids[:shown]))}, ... {len(ids) - shown} more]"
+
+
 def _report(report: RerunReport, unseen: list[str], dry_run: bool) -> None:
     done = report.rerun
     lines = [
-        f"rerun_fws --dry-run: would rerun {len(done)} Firework(s) {done}; nothing changed"
+        f"rerun_fws --dry-run: would rerun {len(done)} Firework(s) {_ids(done)}; nothing changed"
         if dry_run
-        else f"rerun_fws: {len(done)} Firework(s) rerun: {done}"
+        else f"rerun_fws: {len(done)} Firework(s) rerun: {_ids(done)}"
     ]
     if report.skipped:
-        lines.append(f"rerun_fws: not rerun (WAITING, DEFUSED or ARCHIVED): {report.skipped}")
+        skipped = _ids(report.skipped)
+        lines.append(f"rerun_fws: not rerun (WAITING, DEFUSED or ARCHIVED): {skipped}")
     if report.dynamic:
         lines.append(
-            f"warning: Fireworks {report.dynamic} took dynamic actions in earlier runs (added "
-            "Fireworks or changed their children's specs); a rerun does not undo them"
+            f"warning: Fireworks {_ids(report.dynamic)} took dynamic actions in earlier runs "
+            "(added Fireworks or changed their children's specs); a rerun does not undo them"
         )
     lines.extend(
         f"warning: previous launch dir {d} is not visible from here; the resumed run fails "
@@ -81,11 +103,15 @@ def rerun_fws(
     state: StateOpt = None,
     query: QueryOpt = None,
     launch_mode: LaunchModeOpt = False,
-    task_level: Annotated[bool, Parameter(name="--task-level", negative="")] = False,
-    copy_data: Annotated[bool, Parameter(name=["-cp", "--copy-data"], negative="")] = False,
-    previous_dir: Annotated[bool, Parameter(name=["-pd", "--previous-dir"], negative="")] = False,
-    clear_recovery: Annotated[bool, Parameter(name="--clear-recovery", negative="")] = False,
-    dry_run: Annotated[bool, Parameter(name="--dry-run", negative="")] = False,
+    task_level: TaskLevelOpt = False,
+    copy_data: CopyDataOpt = False,
+    previous_dir: PreviousDirOpt = False,
+    clear_recovery: Annotated[
+        bool, Parameter(name="--clear-recovery", negative="", help="start at the first task")
+    ] = False,
+    dry_run: Annotated[
+        bool, Parameter(name="--dry-run", negative="", help="print what would be rerun")
+    ] = False,
     password: Annotated[str | None, Parameter(show=False)] = None,
 ) -> None:
     """Rerun Fireworks and their non-WAITING descendants (their launches are archived).

@@ -78,16 +78,21 @@ def _dispatch(name: str) -> None:
         "rlaunch": "Run Fireworks here: singleshot, rapidfire, multi.",
         "qlaunch": "Submit Fireworks to a batch queue: singleshot, rapidfire.",
     }[name]
-    app.command(meta, name=name)
+    app.command(meta, name=name, help_flags=[])
 
 
 for _name in ("lpad", "rlaunch", "qlaunch"):
     _dispatch(_name)
 
 
+# FireWorks' two-letter flags, which the parser would otherwise read as "-l m" (the global
+# -l/--launchpad-file with the value "m"): given to the commands under their long names.
+_FIREWORKS_FLAGS = {"-lm": "--launch-mode", "-lq": "--launch-query"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
-    tokens = list(sys.argv[1:] if argv is None else argv)
+    tokens = [_FIREWORKS_FLAGS.get(t, t) for t in (sys.argv[1:] if argv is None else argv)]
     try:
         try:
             result = app(tokens, exit_on_error=False, print_error=False)

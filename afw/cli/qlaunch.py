@@ -146,13 +146,18 @@ def rapidfire_cmd(
     timeout: Annotated[
         float | None, Parameter(name="--timeout", help="stop submitting after N s")
     ] = None,
+    max_loops: Annotated[
+        int, Parameter(name=["--max-loops", "--max_loops"], help="rounds at most (-1: no limit)")
+    ] = -1,
 ) -> int:
-    """Submit jobs in rounds, each in a new block_*/launcher_* dir, until nothing is left."""
+    """Submit jobs in rounds, each in a new launcher dir of a block dir, until none is left."""
     config, reserve = _config(), _OPTIONS.reserve
     check_options(config, reserve=reserve)
     if maxjobs_queue < 0 or maxjobs_block < 1:
         raise ConfigError("-m must be >= 0 and -b >= 1")
-    opts = QlaunchOptions(maxjobs_queue, maxjobs_block, _nlaunches(nlaunches), sleep, timeout)
+    opts = QlaunchOptions(
+        maxjobs_queue, maxjobs_block, _nlaunches(nlaunches), sleep, timeout, max_loops=max_loops
+    )
     fworker = GLOBALS.fworker()
 
     async def go() -> QlaunchReport:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from afw.changeset import ChangeSet
-from afw.errors import LockError, StoreUnavailableError
+from afw.errors import StoreUnavailableError
 from afw.firework import Firework
 from afw.launch import Launch
 from afw.workflow import Workflow
@@ -110,8 +110,9 @@ class Store(Protocol):
 
         Each item is atomic on its own; the batch is one transaction where the store can do that
         (SQLite), so a crash leaves all or none of it. An item whose workflow is gone or whose
-        ``fn`` raises writes nothing and yields its exception in the result list, in item
-        order; the other items are unaffected. Store failures (unreachable, lock timeout) raise.
+        ``fn`` raises (or whose workflow lock cannot be taken) writes nothing and yields its
+        exception in the result list, in item order; the other items are unaffected. A store
+        that cannot be reached raises :class:`~afw.errors.StoreUnavailableError`.
         """
         ...
 
@@ -228,14 +229,14 @@ async def sequential_update_workflows(
     """:meth:`Store.update_workflows` as one :meth:`Store.update_workflow` per item.
 
     For stores without a batch transaction: every item is still atomic on its own, and the
-    per-item error contract is the same; a store that is unreachable or a lock that cannot be
-    taken aborts the batch.
+    per-item error contract is the same (a workflow whose lock cannot be taken is one failed
+    item); a store that cannot be reached aborts the batch.
     """
     out: list[tuple[T, ChangeSet] | Exception] = []
     for fw_id, fn in items:
         try:
             out.append(await store.update_workflow(fw_id, fn))
-        except (StoreUnavailableError, LockError):
+        except StoreUnavailableError:
             raise
         except Exception as exc:
             out.append(exc)

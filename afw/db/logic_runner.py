@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from afw.changeset import ChangeSet, assign_ids, make_change_set
 from afw.db.base import NeedLaunchIds, UpdateContext
+from afw.wflogic import workflow_state
 from afw.workflow import NeedFireworks, Workflow
 
 __all__ = ["MAX_ATTEMPTS", "finish", "try_once"]
@@ -25,7 +26,11 @@ def try_once(
     """
     wf = build()
     try:
-        return fn(wf, ctx), wf
+        result = fn(wf, ctx)
+        # The new workflow state (computed by ``finish``) may need Fireworks too: the children
+        # of FIZZLED ones. Ask for them here, inside the retry loop.
+        workflow_state(wf)
+        return result, wf
     except NeedFireworks as need:
         return need.fw_ids
     except NeedLaunchIds:

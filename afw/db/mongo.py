@@ -43,7 +43,7 @@ from afw.db.mongo_insert import delete_workflows, insert_workflows
 from afw.db.mongo_journal import replay
 from afw.db.mongo_lock import Held, Keeper, WorkflowLocks
 from afw.db.mongo_schema import bump_counter, ensure_counter, ensure_indexes
-from afw.db.mongo_update import cleanup, update_workflow
+from afw.db.mongo_update import cleanup, update_workflow, update_workflows
 from afw.errors import StoreError
 from afw.firework import Firework
 from afw.launch import Launch
@@ -193,6 +193,12 @@ class MongoStore:
         async with self._op("update_workflow", fw_id=fw_id) as p:
             lease = self.options.lock_lease_secs
             return await update_workflow(p.cols, p.locks, lease, fw_id, fn, preload)
+
+    async def update_workflows(
+        self, items: Sequence[tuple[int, WorkflowFn[T]]]
+    ) -> list[tuple[T, ChangeSet] | Exception]:
+        """Each item atomic on its own, up to 16 workflows at a time (no batch transaction)."""
+        return await update_workflows(self.update_workflow, items)
 
     async def checkout(
         self,

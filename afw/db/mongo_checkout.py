@@ -190,6 +190,10 @@ class Checkout:
             except NotFoundError:
                 log.warning("Firework %s has no workflow document; skipped", fw_id)
                 return None
+            except LockError:
+                if keeper.lost == "claim":
+                    return None  # rewritten by a workflow update while we waited
+                raise
             snap = Snapshot(self.cols, held.doc)
             await snap.load([fw_id])
             if snap.claims.get(fw_id, {}).get("by") != token:

@@ -28,6 +28,7 @@ import bson
 from pymongo import ReplaceOne
 
 from afw.db.mongo_conn import Collections, Doc
+from afw.db.mongo_gridfs import delete_actions
 from afw.db.mongo_lock import LOCK_FIELDS, Held, Keeper
 from afw.errors import LockError, NotFoundError, StoreError
 
@@ -191,6 +192,7 @@ async def delete_contents(
     if not rollback:
         cursor = cols.launches.find({"launch_id": {"$in": ids}}, {"launch_dir": 1, "launch_id": 1})
         dirs = [str(d.get("launch_dir") or "") async for d in cursor.sort("launch_id", 1)]
+    await delete_actions(cols, ids)
     await cols.launches.delete_many({"launch_id": {"$in": ids}})
     await cols.offline_runs.delete_many(
         {"$or": [{"launch_id": {"$in": ids}}, {"fw_id": {"$in": nodes}}]}

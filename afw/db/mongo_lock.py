@@ -214,7 +214,7 @@ class WorkflowLocks:
             if time.monotonic() > deadline:
                 raise LockError(_locked_message(fw_id, current, wait), fw_id=fw_id)
             await keeper.check()
-            await asyncio.sleep(min(0.005 * 2**attempt, 0.5) * (0.5 + random.random()))
+            await asyncio.sleep(min(0.005 * 2**attempt, 0.25) * (0.5 + random.random()))
         raise AssertionError("unreachable")
 
     async def release(self, held: Held) -> None:

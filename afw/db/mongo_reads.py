@@ -8,6 +8,7 @@ from typing import Any, Final
 from afw.db.base import SortSpec
 from afw.db.mongo_conn import Collections, Doc
 from afw.db.mongo_docs import INTERNAL_FW_FIELDS, build_firework, build_launch, pack, plain
+from afw.db.mongo_gridfs import expand_actions
 from afw.db.mongo_update import Snapshot
 from afw.errors import NotFoundError
 from afw.firework import Firework
@@ -58,18 +59,18 @@ async def get_fws(cols: Collections, fw_ids: Sequence[int]) -> list[Firework]:
         int(d["fw_id"]): d async for d in cols.fireworks.find({"fw_id": {"$in": _ints(fw_ids)}})
     }
     wanted = _ints(i for d in docs.values() for i in d.get("launches") or [])
-    launches = {
-        int(la["launch_id"]): pack(la, ("_id",))
-        async for la in cols.launches.find({"launch_id": {"$in": wanted}})
-    }
+    found = await cols.launches.find({"launch_id": {"$in": wanted}}).to_list(None)
+    await expand_actions(cols, found)
+    launches = {int(la["launch_id"]): pack(la, ("_id",)) for la in found}
     return [
         build_firework(pack(docs[i], INTERNAL_FW_FIELDS), launches) for i in fw_ids if i in docs
     ]
 
 
 async def get_launches(cols: Collections, launch_ids: Sequence[int]) -> list[Launch]:
-    cursor = cols.launches.find({"launch_id": {"$in": _ints(launch_ids)}})
-    docs = {int(d["launch_id"]): d async for d in cursor}
+    found = await cols.launches.find({"launch_id": {"$in": _ints(launch_ids)}}).to_list(None)
+    await expand_actions(cols, found)
+    docs = {int(d["launch_id"]): d for d in found}
     return [build_launch(docs[i]) for i in launch_ids if i in docs]
 
 

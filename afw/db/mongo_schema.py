@@ -12,6 +12,7 @@ Ids come from the ``fw_id_assigner`` singleton ``{_id: -1, next_fw_id, next_laun
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
@@ -96,10 +97,17 @@ async def ensure_indexes(
     cols: Collections, user_indices: Iterable[Any], wf_user_indices: Iterable[Any]
 ) -> None:
     """Create FireWorks' and afw's indexes (idempotent)."""
-    await _create(cols.fireworks, [*_FW_INDEXES, *map(_user_index, user_indices)])
-    await _create(cols.launches, _LAUNCH_INDEXES)
-    await _create(cols.workflows, [*_WF_INDEXES, *map(_user_index, wf_user_indices)])
-    await _create(cols.offline_runs, _OFFLINE_INDEXES)
+    outcomes = await asyncio.gather(
+        _create(cols.fireworks, [*_FW_INDEXES, *map(_user_index, user_indices)]),
+        _create(cols.launches, _LAUNCH_INDEXES),
+        _create(cols.workflows, [*_WF_INDEXES, *map(_user_index, wf_user_indices)]),
+        _create(cols.offline_runs, _OFFLINE_INDEXES),
+        _create(cols.db["fw_gridfs.files"], [IndexModel("metadata.launch_id", unique=True)]),
+        return_exceptions=True,
+    )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 async def _max_id(coll: AsyncCollection[Doc], key: str) -> int:

@@ -10,7 +10,7 @@ the blocks are given back if nobody allocated after them, so a failed operation 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import anyio
@@ -21,16 +21,26 @@ from afw.db.base import NeedLaunchIds, UpdateContext
 from afw.db.logic_runner import MAX_ATTEMPTS, finish, try_once
 from afw.db.mongo_conn import Collections, Doc
 from afw.db.mongo_docs import INTERNAL_FW_FIELDS, as_date, build_firework, pack, unpack
+from afw.db.mongo_gridfs import expand_actions, offload_actions
 from afw.db.mongo_journal import Journal
 from afw.db.mongo_lock import Held, Keeper, WorkflowLocks
 from afw.db.mongo_schema import bump_counter, give_back
-from afw.errors import LockError, StoreError
+from afw.errors import LockError, StoreError, StoreUnavailableError
 from afw.workflow import NeedFireworks, Workflow
 
-__all__ = ["Allocations", "Snapshot", "cleanup", "run_logic", "update_workflow", "write_changes"]
+__all__ = [
+    "Allocations",
+    "Snapshot",
+    "cleanup",
+    "run_logic",
+    "update_workflow",
+    "update_workflows",
+    "write_changes",
+]
 
 log = logging.getLogger("afw.db.mongo")
 T = TypeVar("T")
+BATCH_CONCURRENCY = 16
 
 
 class Snapshot:
@@ -68,7 +78,9 @@ class Snapshot:
         launch_ids -= set(self.launch_data)
         if launch_ids:
             cursor = self.cols.launches.find({"launch_id": {"$in": sorted(launch_ids)}})
-            async for launch in cursor:
+            launches = await cursor.to_list(None)
+            await expand_actions(self.cols, launches)
+            for launch in launches:
                 self.launch_data[int(launch["launch_id"])] = pack(launch, ("_id",))
         for doc in docs:
             self._add(doc)
@@ -191,6 +203,7 @@ async def write_changes(
     """Write a change set and unlock (see :mod:`afw.db.mongo_journal`)."""
     recorded = bool(journal.fws or journal.launches)
     if recorded:
+        await offload_actions(cols, journal.launches)
         await journal.record(cols, held, keeper)
         alloc.written = True
         keeper.drop("claim")  # the claimed Firework's document is rewritten below
@@ -241,3 +254,33 @@ async def update_workflow(
     finally:
         await cleanup(locks, held, alloc)
         await keeper.stop()
+
+
+async def update_workflows(
+    one: Callable[[int, Callable[[Workflow, UpdateContext], T]], Awaitable[tuple[T, ChangeSet]]],
+    items: Sequence[tuple[int, Callable[[Workflow, UpdateContext], T]]],
+) -> list[tuple[T, ChangeSet] | Exception]:
+    """Many updates, each atomic on its own (its workflow's lock and journal), several workflows
+    at a time. Per-item failures are returned in item order; an unreachable store or a lock that
+    cannot be taken raises once the items under way have finished."""
+    results: list[tuple[T, ChangeSet] | Exception | None] = [None] * len(items)
+    fatal: list[Exception] = []
+    limiter = anyio.CapacityLimiter(BATCH_CONCURRENCY)
+
+    async def run(index: int, fw_id: int, fn: Callable[[Workflow, UpdateContext], T]) -> None:
+        async with limiter:
+            if fatal:
+                return
+            try:
+                results[index] = await one(fw_id, fn)
+            except (StoreUnavailableError, LockError) as exc:
+                fatal.append(exc)
+            except Exception as exc:
+                results[index] = exc
+
+    async with anyio.create_task_group() as tg:
+        for index, (fw_id, fn) in enumerate(items):
+            tg.start_soon(run, index, fw_id, fn)
+    if fatal:
+        raise fatal[0]
+    return [r if r is not None else StoreError("not run") for r in results]

@@ -17,9 +17,11 @@ Known differences from MongoDB:
 * ``$regex`` uses Python's :mod:`re` syntax, not PCRE (the common subset behaves the same);
 * MongoDB 9.0's change (SERVER-36681) that lets ``{"a.b": null}`` also match ``a: [1]`` or
   ``a: []`` is not followed;
-* ``$type``, ``$mod``, ``$expr``, ``$where``, ``$text`` and geo operators are rejected;
+* ``$type``, ``$mod``, ``$expr``, ``$where``, ``$text``, ``$comment`` and geo operators are
+  rejected, and ``$exists`` takes a boolean or a number only;
+* there is no date type: dates are the ISO strings the store writes, compared as strings;
 * in SQL, integers beyond 64 bits are compared as doubles and strings containing U+0000 only
-  up to that character; docs must be written by orjson (raw UTF-8 keys).
+  up to that character; documents must be written by orjson (raw UTF-8 keys).
 
 Hot columns passed to :func:`to_sql` must hold the field's string or number unchanged (BINARY
 collation, no type conversion), and NULL when the field is missing or null; fields that can hold
@@ -39,8 +41,8 @@ from typing import Any
 
 import orjson
 
-from afw.db.query_ast import parse_filter
 from afw.db.query_eval import compile_node
+from afw.db.query_parse import parse_filter
 from afw.db.query_sql import node_to_sql, sort_to_sql
 from afw.db.query_sqlfrag import check_column
 from afw.db.query_values import compare, compile_regex

@@ -108,7 +108,8 @@ class _Translator:
         sql = self._node(node, root, budget)
         if sql.depth <= budget:
             return sql
-        return cat("afw_match(", Param(dumps(unparse(node))), f", {root.src})")
+        fallback = cat("afw_match(", Param(dumps(unparse(node))), f", {root.src})")
+        return nest(fallback, GROUP_DEPTH)
 
     def _node(self, node: Node, root: Loc, budget: int) -> Sql:
         match node:
@@ -185,7 +186,7 @@ class _Translator:
         if matches_missing(pred):
             missing = [f"json_type({loc.args}) IS NULL"]
             missing += [f"json_type({p.args}) IS NOT 'array'" for p in prefixes]
-            terms.append(Sql(f"({' AND '.join(missing)})"))
+            terms.append(Sql(f"({' AND '.join(missing)})", depth=GROUP_DEPTH))
         return any_of(terms)
 
     def elements(self, array: Loc, test: _ElementTest) -> Sql:
@@ -227,7 +228,8 @@ class _Translator:
                 return Sql("1" if value else "0")
 
     def size(self, ref: Ref, n: int) -> Sql:
-        return Sql(f"({ref.type} = 'array' AND json_array_length({_loc(ref).args}) = {n})")
+        sql = f"({ref.type} = 'array' AND json_array_length({_loc(ref).args}) = {n})"
+        return Sql(sql, depth=2 * GROUP_DEPTH)
 
     def elem_match_doc(self, element: Ref, pred: ElemMatchDoc, budget: int) -> Sql:
         """An object element matching the sub-filter, or an array element, which MongoDB reads
@@ -237,8 +239,8 @@ class _Translator:
         as_array = cat("afw_match(", Param(dumps(pred.raw)), f", {element.value})")
         return any_of(
             [
-                cat(f"({element.type} = 'object' AND ", as_object, ")"),
-                cat(f"({element.type} = 'array' AND ", as_array, ")"),
+                nest(cat(f"({element.type} = 'object' AND ", as_object, ")"), GROUP_DEPTH),
+                nest(cat(f"({element.type} = 'array' AND ", as_array, ")"), 2 * GROUP_DEPTH),
             ]
         )
 

@@ -31,7 +31,16 @@ from afw.db.query_ast import (
     Regex,
     Size,
 )
-from afw.db.query_sqlfrag import Param, Sql, any_of, cat, sql_literal
+from afw.db.query_sqlfrag import (
+    EXISTS_DEPTH,
+    GROUP_DEPTH,
+    Param,
+    Sql,
+    any_of,
+    cat,
+    nest,
+    sql_literal,
+)
 from afw.db.query_values import BOOL, NULL, NUMBER, STRING, is_number, rank
 
 __all__ = [
@@ -48,7 +57,7 @@ __all__ = [
     "unparse",
 ]
 
-_INT64 = 2**63
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _OPS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _NUMERIC = "IN ('integer','real')"
 _JSON_LIST = "SELECT value FROM json_each("
@@ -100,7 +109,7 @@ def dumps(value: Any) -> str:
 
 def _number(value: float) -> float:
     """A bindable number: SQLite integers are 64-bit, MongoDB reads larger ones as doubles."""
-    if isinstance(value, int) and not -_INT64 <= value < _INT64:
+    if isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX:
         return float(value)
     return value
 
@@ -113,19 +122,24 @@ def equals_sql(ref: Ref, value: Any) -> Sql:
     if bracket == BOOL:
         return Sql(f"{ref.type} = '{'true' if value else 'false'}'")
     if bracket == NUMBER:
-        return cat(f"({ref.type} {_NUMERIC} AND {ref.value} = ", Param(_number(value)), ")")
+        return _typed(ref, _NUMERIC, "=", _number(value))
     if bracket == STRING:
-        return cat(f"({ref.type} = 'text' AND {ref.value} = ", Param(value), ")")
+        return _typed(ref, "= 'text'", "=", value)
     return _container_cmp(ref, "=", value)
+
+
+def _typed(ref: Ref, type_test: str, symbol: str, value: Any) -> Sql:
+    sql = cat(f"({ref.type} {type_test} AND {ref.value} {symbol} ", Param(value), ")")
+    return nest(sql, GROUP_DEPTH)
 
 
 def compare_sql(ref: Ref, op: str, value: Any) -> Sql:
     """``ref op value`` within ``value``'s type bracket (``value`` is not null)."""
     bracket, symbol = rank(value), _OPS[op]
     if bracket == NUMBER:
-        return cat(f"({ref.type} {_NUMERIC} AND {ref.value} {symbol} ", Param(_number(value)), ")")
+        return _typed(ref, _NUMERIC, symbol, _number(value))
     if bracket == STRING:
-        return cat(f"({ref.type} = 'text' AND {ref.value} {symbol} ", Param(value), ")")
+        return _typed(ref, "= 'text'", symbol, value)
     if bracket == BOOL:
         names = [n for b, n in ((False, "'false'"), (True, "'true'")) if _holds(op, b, value)]
         return Sql(f"{ref.type} IN ({','.join(names)})") if names else Sql("0")
@@ -139,14 +153,14 @@ def _holds(op: str, left: bool, right: bool) -> bool:
 def _container_cmp(ref: Ref, symbol: str, value: Any) -> Sql:
     kind = "object" if isinstance(value, dict) else "array"
     test = cat(f"afw_json_cmp({ref.value}, ", Param(dumps(value)), f") {symbol} 0")
-    return cat(f"({ref.type} = '{kind}' AND ", test, ")")
+    return nest(cat(f"({ref.type} = '{kind}' AND ", test, ")"), 2 * GROUP_DEPTH)
 
 
 def one_of_sql(ref: Ref, values: Sequence[Any]) -> Sql:
     """``ref`` equals one of ``values``; numbers and strings are looked up in one go."""
     numbers = [_number(v) for v in values if is_number(v)]
     strings = [v for v in values if isinstance(v, str)]
-    others = [v for v in _dedupe(values) if not is_number(v) and not isinstance(v, str)]
+    others = _dedupe([v for v in values if not is_number(v) and not isinstance(v, str)])
     terms = [equals_sql(ref, v) for v in others]
     if numbers:
         terms.append(_in_list(ref, _NUMERIC, numbers))
@@ -157,9 +171,9 @@ def one_of_sql(ref: Ref, values: Sequence[Any]) -> Sql:
 
 def _in_list(ref: Ref, type_test: str, values: list[Any]) -> Sql:
     if len(values) == 1:
-        return cat(f"({ref.type} {type_test} AND {ref.value} = ", Param(values[0]), ")")
+        return _typed(ref, type_test, "=", values[0])
     listed = cat(f"{ref.value} IN (", _JSON_LIST, Param(dumps(values)), "))")
-    return cat(f"({ref.type} {type_test} AND ", listed, ")")
+    return nest(cat(f"({ref.type} {type_test} AND ", listed, ")"), GROUP_DEPTH + EXISTS_DEPTH)
 
 
 def _dedupe(values: Sequence[Any]) -> list[Any]:
@@ -173,7 +187,7 @@ def _dedupe(values: Sequence[Any]) -> list[Any]:
 def regexp_sql(ref: Ref, pattern: str, options: str) -> Sql:
     """``ref`` is a string matching the regular expression."""
     regexp = cat("afw_regexp(", Param(pattern), ", ", Param(options), f", {ref.value})")
-    return cat(f"({ref.type} = 'text' AND ", regexp, ")")
+    return nest(cat(f"({ref.type} = 'text' AND ", regexp, ")"), 2 * GROUP_DEPTH)
 
 
 # ---- hot columns ------------------------------------------------------------------------------

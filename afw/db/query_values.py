@@ -20,9 +20,15 @@ from typing import Any, Final
 from afw.errors import QueryError
 
 __all__ = [
+    "ARRAY",
+    "BOOL",
     "MISSING",
     "NULL",
     "NUMBER",
+    "OBJECT",
+    "OTHER",
+    "STRING",
+    "check_number",
     "compare",
     "compile_regex",
     "is_number",

@@ -19,7 +19,7 @@ import posixpath
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import anyio
 import asyncssh
@@ -169,3 +169,9 @@ class SFTPFileSystem:
         if failures:
             raise failures[0]
         return [snap for snap in results if snap is not None]
+
+
+if TYPE_CHECKING:
+    from afw.fs.base import FileSystem
+
+    _conforms: type[FileSystem] = SFTPFileSystem

@@ -77,7 +77,7 @@ async def read_file(sftp: asyncssh.SFTPClient, path: str) -> tuple[FileStat, byt
     async with sftp.open(path, "rb") as handle:
         attrs = await handle.stat()
         if attrs.type == asyncssh.FILEXFER_TYPE_DIRECTORY:
-            raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
         size = attrs.size
         data = b"" if size == 0 else await handle.read(-1 if size is None else size, 0)
     return _file_stat(attrs), data if isinstance(data, bytes) else data.encode()
@@ -188,7 +188,7 @@ async def _read_entry(sftp: asyncssh.SFTPClient, path: str) -> tuple[FileStat, b
         raise
     except asyncssh.SFTPError as exc:
         return None if is_missing(exc) else (os_error(exc).strerror or exc.reason)
-    except OSError as exc:
+    except IsADirectoryError as exc:
         return exc.strerror or str(exc)
 
 

@@ -20,8 +20,9 @@ __all__ = ["BlockDirs"]
 class BlockDirs:
     """Hands out launcher-dir paths in ``root``'s current block; safe for concurrent callers.
 
-    :meth:`reserve` only picks a free name (a job may end up somewhere else, through
-    ``spec._launch_dir``); :meth:`release` gives the slot back when the name was not used.
+    Nothing is created here: a block dir appears with its first launcher dir (``makedirs``), so
+    names handed out for reservations that found nothing leave no empty block behind.
+    :meth:`release` gives a slot back when its name was not used.
     """
 
     def __init__(
@@ -31,7 +32,7 @@ class BlockDirs:
         self.root = root
         self.maxjobs_block = max(maxjobs_block, 1)
         self._block = None if block_dir is None else posixpath.join(root, block_dir)
-        self._count: int | None = None
+        self._counts: dict[str, int] = {}
         self._last = ""
         self._lock = anyio.Lock()
 
@@ -43,38 +44,35 @@ class BlockDirs:
     async def reserve(self) -> str:
         """The path of a new, not yet created, launcher dir in the current block."""
         async with self._lock:
-            if self._count is None:
+            if self._block is None or self._block not in self._counts:
                 await self._open()
-            elif self._count >= self.maxjobs_block:
-                await self._new_block()
             assert self._block is not None
+            if self._counts[self._block] >= self.maxjobs_block:
+                self._block = await self._free_name(self.root, "block_")
+                self._counts[self._block] = 0
             path = await self._free_name(self._block, "launcher_")
-            self._count = (self._count or 0) + 1
+            self._counts[self._block] += 1
             return path
 
-    def release(self) -> None:
-        """Give back the slot of a launcher dir that was never created."""
-        if self._count:
-            self._count -= 1
+    def release(self, path: str) -> None:
+        """Give back the slot of launcher dir ``path``, which was never created."""
+        block = posixpath.dirname(path)
+        if self._counts.get(block):
+            self._counts[block] -= 1
 
     async def _open(self) -> None:
+        """Start with the given block, else the newest existing one, else a new one."""
         if self._block is None:
             names = await self.fs.listdir(self.root) if await self.fs.exists(self.root) else []
-            blocks = [n for n in names if n.startswith("block_")]
+            blocks = [n for n in names if n.startswith("block_")]  # the names sort by time
             if not blocks:
-                await self._new_block()
+                self._block = await self._free_name(self.root, "block_")
+                self._counts[self._block] = 0
                 return
-            self._block = posixpath.join(self.root, blocks[-1])  # the names sort by time
-        await self.fs.makedirs(self._block)
-        entries = await self.fs.listdir(self._block)
-        self._count = sum(1 for n in entries if n.startswith("launcher_"))
-        if self._count >= self.maxjobs_block:
-            await self._new_block()
-
-    async def _new_block(self) -> None:
-        self._block = await self._free_name(self.root, "block_")
-        await self.fs.makedirs(self._block)
-        self._count = 0
+            self._block = posixpath.join(self.root, blocks[-1])
+        exists = await self.fs.exists(self._block)
+        entries = await self.fs.listdir(self._block) if exists else []
+        self._counts[self._block] = sum(1 for n in entries if n.startswith("launcher_"))
 
     async def _free_name(self, parent: str, prefix: str) -> str:
         # Unique within this process by construction; the existence check covers another

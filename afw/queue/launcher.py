@@ -46,6 +46,7 @@ class QlaunchOptions:
     """``qlaunch rapidfire`` options (FireWorks' names and defaults).
 
     ``maxjobs_queue`` 0 = no limit; ``nlaunches`` 0 = until nothing is left to run, -1 = forever;
+    ``max_loops`` -1 = no limit on rounds (1: submit what is READY now, then stop; as rlaunch's);
     ``concurrency`` bounds the reservations/submissions in flight at once.
     """
 
@@ -54,6 +55,7 @@ class QlaunchOptions:
     nlaunches: int = 0
     sleep_time: float = 60.0
     timeout: float | None = None
+    max_loops: int = -1
     block_dir: str | None = None
     concurrency: int = 8
 
@@ -164,11 +166,11 @@ class _Rapidfire:
     async def run(self) -> QlaunchReport:
         deadline = None if self.opts.timeout is None else anyio.current_time() + self.opts.timeout
         while True:
-            budget = await self._budget()
-            if budget != 0:
-                await self._round(_Round(budget, deadline))
+            budget, workers = await self._plan()
+            if workers:
+                await self._round(_Round(budget, deadline), workers)
             self.report.rounds += 1
-            if self._enough() or _past(deadline):
+            if self._enough() or _past(deadline) or self.report.rounds == self.opts.max_loops:
                 break
             if self.opts.nlaunches == 0 and not await self.ctx.lp.future_run_exists(
                 self.ctx.fworker
@@ -185,8 +187,8 @@ class _Rapidfire:
     def _enough(self) -> bool:
         return 0 < self.opts.nlaunches <= len(self.report.job_ids)
 
-    async def _budget(self) -> int | None:
-        """How many jobs this round may submit (``None``: as many as there are runs)."""
+    async def _plan(self) -> tuple[int | None, int]:
+        """This round's budget (``None``: no limit but the runs) and how many workers to start."""
         budget = None
         if self.opts.nlaunches > 0:
             budget = self.opts.nlaunches - len(self.report.job_ids)
@@ -195,16 +197,22 @@ class _Rapidfire:
             room = max(self.opts.maxjobs_queue - queued, 0)
             log.info("%d job(s) in the queue, room for %d", queued, room)
             budget = room if budget is None else min(budget, room)
-        if not self.reserve and budget != 0:
-            # Without reservations nothing marks a Firework as taken: one job per READY one.
-            query = {"$and": [self.ctx.fworker.checkout_query(), {"state": "READY"}]}
-            ready = await self.ctx.lp.get_fw_ids(query, limit=budget or 0)
-            budget = len(ready) if isinstance(ready, list) else ready
-        return budget
+        if budget == 0:
+            return 0, 0
+        query = {"$and": [self.ctx.fworker.checkout_query(), {"state": "READY"}]}
+        if self.reserve:
+            # Reservations stop by themselves when nothing is left; this only avoids starting
+            # more workers than there are READY Fireworks.
+            limit = self.opts.concurrency if budget is None else min(budget, self.opts.concurrency)
+            ready = await self.ctx.lp.get_fw_ids(query, limit=limit)
+            return budget, len(ready) if isinstance(ready, list) else ready
+        # Without reservations nothing marks a Firework as taken: one job per READY one.
+        found = await self.ctx.lp.get_fw_ids(query, count_only=True)
+        count = found if isinstance(found, int) else len(found)
+        budget = count if budget is None else min(budget, count)
+        return budget, min(budget, self.opts.concurrency)
 
-    async def _round(self, state: _Round) -> None:
-        budget = state.budget
-        workers = self.opts.concurrency if budget is None else min(budget, self.opts.concurrency)
+    async def _round(self, state: _Round, workers: int) -> None:
         async with anyio.create_task_group() as tg:
             for _ in range(workers):
                 tg.start_soon(self._worker, state)
@@ -241,7 +249,7 @@ class _Rapidfire:
             # Tried again next round in a new dir: this one would only be clutter.
             with anyio.CancelScope(shield=True):
                 await self.ctx.fs.rmtree(planned)
-                self.blocks.release()
+                self.blocks.release(planned)
             raise
         except BaseException:
             with anyio.CancelScope(shield=True), contextlib.suppress(AfwError):
@@ -254,11 +262,11 @@ class _Rapidfire:
     async def _drop(self, planned: str) -> None:
         """Forget an unused launcher dir (made for a job that never ran there)."""
         if not await self.ctx.fs.exists(planned):
-            self.blocks.release()
+            self.blocks.release(planned)
             return
         if not await self.ctx.fs.listdir(planned):
             await self.ctx.fs.rmtree(planned)
-            self.blocks.release()
+            self.blocks.release(planned)
 
 
 def _past(deadline: float | None) -> bool:

@@ -120,7 +120,7 @@ async def submit_reserved(
             await ctx.lp.add_offline_run(launch_id, fw.fw_id, fw.name)
         else:
             await ctx.fs.makedirs(launch_dir)
-        job_id = await ctx.submit_script(config, launch_dir, fw.name)
+        job_id = await ctx.submit_script(config, launch_dir, _job_name(fw))
     except BaseException as exc:
         with anyio.CancelScope(shield=True):
             await _release(ctx.lp, launch_id, exc)
@@ -150,6 +150,13 @@ def _job_config(base: QueueConfig, fw: Firework) -> QueueConfig:
     return dataclasses.replace(config, rocket_launch=f"{config.rocket_launch} --fw-id {fw.fw_id}")
 
 
+def _job_name(fw: Firework) -> str:
+    """The Firework's name, unless its ``spec._queueadapter`` names the job (FireWorks' order)."""
+    overrides = fw.spec.get("_queueadapter")
+    named = overrides.get("job_name") if isinstance(overrides, Mapping) else None
+    return str(named) if named else fw.name
+
+
 def _set_launch_dir(fw: Firework, launch_id: int, launch_dir: str) -> None:
     """Make ``FW.json`` show where the launch really runs (FireWorks writes the planned dir)."""
     for launch in fw.launches:
@@ -164,7 +171,7 @@ async def _release(lp: LaunchPad, launch_id: int, cause: BaseException) -> None:
     except Exception as exc:  # the original error matters more; report both
         log.warning("launch %s: reservation not released after %s: %s", launch_id, cause, exc)
     else:
-        log.info("launch %s: reservation released (%s)", launch_id, cause)
+        log.debug("launch %s: reservation released (%s)", launch_id, cause)
 
 
 async def _record_job(lp: LaunchPad, launch_id: int, job_id: str) -> None:

@@ -1,7 +1,7 @@
 """SSH to remote login nodes: targets, a shared connection pool, a command runner.
 
-Importing this package imports asyncssh; :mod:`afw.ssh.target` alone does not. Nothing in
-``afw`` or ``afw.fs`` imports it until a remote host is used.
+Names are imported on first use: ``import afw.ssh`` and :mod:`afw.ssh.target` do not import
+asyncssh, so configuration and the CLI can parse targets cheaply; the pool and the runner do.
 
 * :class:`SSHTarget` (:mod:`afw.ssh.target`): where to connect and how to authenticate;
 * :class:`SSHPool` (:mod:`afw.ssh.pool`): one connection per host, channel budget, reconnects;
@@ -11,9 +11,17 @@ Importing this package imports asyncssh; :mod:`afw.ssh.target` alone does not. N
 
 from __future__ import annotations
 
-from afw.ssh.pool import SSHPool, is_connection_drop
-from afw.ssh.runner import SSHCommandRunner, remote_command
-from afw.ssh.target import SSHTarget, split_host_spec
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "SSHTarget": "afw.ssh.target",
+    "split_host_spec": "afw.ssh.target",
+    "SSHPool": "afw.ssh.pool",
+    "is_connection_drop": "afw.ssh.pool",
+    "SSHCommandRunner": "afw.ssh.runner",
+    "remote_command": "afw.ssh.runner",
+}
 
 __all__ = [
     "SSHCommandRunner",
@@ -23,3 +31,21 @@ __all__ = [
     "remote_command",
     "split_host_spec",
 ]
+
+if TYPE_CHECKING:
+    from afw.ssh.pool import SSHPool, is_connection_drop
+    from afw.ssh.runner import SSHCommandRunner, remote_command
+    from afw.ssh.target import SSHTarget, split_host_spec
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'afw.ssh' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -6,7 +6,8 @@ connection per ``(user, host, port, jump chain)``: clusters ban users who open m
 
 * channels: ``max_channels`` in all, below sshd's ``MaxSessions`` (10 by default); one of them
   is the shared SFTP session, the others run commands;
-* SFTP operations in flight: ``max_sftp_requests``, all pipelined on the one SFTP session.
+* SFTP operations in flight: ``max_sftp_requests`` (each a few requests: open, fstat, read,
+  close), all pipelined on the one SFTP session.
 
 When the connection drops, the next user reconnects (once, for everybody waiting) with jittered
 exponential backoff, and :meth:`SSHPool.run_with_retry` re-runs the interrupted operations. Only
@@ -77,6 +78,9 @@ class SSHPool:
     how often a dropped connection is re-opened (with backoff from ``backoff`` up to
     ``max_backoff`` seconds, jittered) before the operation fails. A first connection is tried
     once: a wrong host, key or password fails at once with one clear line.
+
+    Targets with the same :attr:`SSHTarget.key` share one connection, opened with the settings
+    (keys, known hosts, ...) of the first of them the pool saw.
     """
 
     def __init__(
@@ -190,7 +194,14 @@ class SSHPool:
     ) -> asyncssh.SFTPClient:
         async with slot.sftp_lock:
             if slot.sftp is None or slot.sftp_conn is not conn:
-                slot.sftp, slot.sftp_conn = await conn.start_sftp_client(), conn
+                try:
+                    slot.sftp, slot.sftp_conn = await conn.start_sftp_client(), conn
+                except Exception as exc:
+                    if is_connection_drop(conn, exc):
+                        raise
+                    reason = getattr(exc, "reason", None) or str(exc)
+                    message = f"cannot start an SFTP session on {slot.target}: {reason}"
+                    raise RemoteError(message, host=str(slot.target), kind="protocol") from exc
             return slot.sftp
 
     async def run_with_retry(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import anyio
 import asyncssh
@@ -95,11 +95,17 @@ async def _execute(
     shown: str,
 ) -> CommandResult:
     source = asyncssh.DEVNULL if stdin is None else asyncssh.PIPE
+    deadline = anyio.current_time() + timeout
     try:
         with anyio.fail_after(timeout):
             process = await conn.create_process(line, input=stdin, stdin=source, encoding=None)
-            async with process:
-                done = await process.wait()
+        async with process:
+            try:
+                done = await process.wait(timeout=max(0.0, deadline - anyio.current_time()))
+            except asyncssh.TimeoutError:
+                # Ask sshd to stop the command (servers may refuse); closing the channel follows.
+                process.kill()
+                raise
     except TimeoutError as exc:
         if conn.is_closed():
             raise asyncssh.ConnectionLost("connection closed") from exc
@@ -138,3 +144,9 @@ def _outcome_unknown(target: SSHTarget, shown: str, exc: RemoteError) -> RemoteE
         f"there; check (e.g. the queue) before running it again"
     )
     return RemoteError(message, host=str(target), kind="lost", command=shown, outcome="unknown")
+
+
+if TYPE_CHECKING:
+    from afw.queue.client import CommandRunner
+
+    _conforms: type[CommandRunner] = SSHCommandRunner

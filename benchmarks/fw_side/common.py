@@ -11,7 +11,17 @@ from typing import Any
 
 from pymongo import monitoring
 
-__all__ = ["COUNTER", "MARK", "CommandCounter", "args", "emit", "launchpad", "peak_rss_mb"]
+__all__ = [
+    "COUNTER",
+    "MARK",
+    "CommandCounter",
+    "args",
+    "emit",
+    "launchpad",
+    "load_fireworks",
+    "peak_rss_mb",
+    "timer",
+]
 
 MARK = "BENCH-RESULT "
 
@@ -21,15 +31,24 @@ class CommandCounter(monitoring.CommandListener):
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self.micros: Counter[str] = Counter()
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         self.counts[event.command_name] += 1
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
+        self.micros[event.command_name] += event.duration_micros
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+        self.micros[event.command_name] += event.duration_micros
+
+    def reset(self) -> None:
+        self.counts.clear()
+        self.micros.clear()
+
+    def seconds(self) -> dict[str, float]:
+        """Seconds spent waiting for replies, per command name."""
+        return {name: us / 1e6 for name, us in self.micros.items()}
 
 
 COUNTER = CommandCounter()
@@ -48,13 +67,39 @@ def launchpad(uri: str, dbname: str) -> Any:
     return LaunchPad(host=uri, uri_mode=True, name=dbname, strm_lvl="ERROR")
 
 
+def load_fireworks(path: str) -> list[Any]:
+    """FireWorks ``Firework`` objects (ids -1, -2, ...) from ``[{"name", "spec"}]`` in ``path``."""
+    from fireworks import Firework
+    from fireworks.utilities.fw_serializers import load_object
+
+    with open(path) as handle:
+        entries = json.load(handle)
+    fws = []
+    for n, entry in enumerate(entries):
+        spec = dict(entry["spec"])
+        tasks = [load_object(t) for t in spec.pop("_tasks")]
+        fws.append(Firework(tasks, spec, name=entry["name"], fw_id=-(n + 1)))
+    return fws
+
+
 def peak_rss_mb() -> float:
+    """This process's peak RSS: ``VmHWM`` (``ru_maxrss`` would include the RSS of the parent at
+    fork time, which Linux carries across ``exec``)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def emit(result: dict[str, Any]) -> None:
     """Print the result line the harness parses (FireWorks may print other lines before)."""
     result.setdefault("peak_rss_mb", peak_rss_mb())
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result.setdefault("cpu_s", usage.ru_utime + usage.ru_stime)
     result.setdefault("side", "fireworks")
     print(MARK + json.dumps(result), flush=True)
 

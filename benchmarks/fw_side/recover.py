@@ -35,15 +35,23 @@ def main() -> None:
         silencer=True,
         logdir=None,
     )
-    COUNTER.counts.clear()
+    COUNTER.reset()
     start = timer()
     recover_offline(ns)
     wall = timer() - start
-    commands = dict(COUNTER.counts)
+    commands, command_s = dict(COUNTER.counts), COUNTER.seconds()
     states: dict[str, int] = {}
     for doc in lp.fireworks.aggregate([{"$group": {"_id": "$state", "n": {"$sum": 1}}}]):
         states[str(doc["_id"])] = int(doc["n"])
-    emit({"wall_s": wall, "ops": pending, "commands": commands, "fw_states": states})
+    emit(
+        {
+            "wall_s": wall,
+            "ops": pending,
+            "commands": commands,
+            "command_s": command_s,
+            "fw_states": states,
+        }
+    )
 
 
 if __name__ == "__main__":

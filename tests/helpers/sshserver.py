@@ -94,10 +94,15 @@ class FaultServer:
     state: ServerState
     target: SSHTarget
     port: int
+    acceptor: asyncssh.SSHAcceptor
+
+    def close_listener(self) -> None:
+        """Refuse new connections from now on (open ones stay)."""
+        self.acceptor.close()
 
 
 @asynccontextmanager
-async def fault_server(workdir: Path) -> AsyncIterator[FaultServer]:
+async def fault_server(workdir: Path, *, sftp: bool = True) -> AsyncIterator[FaultServer]:
     """Start a server on 127.0.0.1 (a free port); key files go into ``workdir``."""
     host_key = asyncssh.generate_private_key("ssh-ed25519")
     client_key = asyncssh.generate_private_key("ssh-ed25519")
@@ -112,7 +117,7 @@ async def fault_server(workdir: Path) -> AsyncIterator[FaultServer]:
         authorized_client_keys=asyncssh.import_authorized_keys(
             client_key.export_public_key().decode()
         ),
-        sftp_factory=lambda chan: _SFTP(chan, state),
+        sftp_factory=(lambda chan: _SFTP(chan, state)) if sftp else None,
         process_factory=lambda process: _exec(state, process),
         encoding="utf-8",
         keepalive_interval=0,
@@ -131,7 +136,7 @@ async def fault_server(workdir: Path) -> AsyncIterator[FaultServer]:
         config_files=(),
     )
     try:
-        yield FaultServer(state, target, port)
+        yield FaultServer(state, target, port, server)
     finally:
         server.close()
         await server.wait_closed()
