@@ -18,6 +18,10 @@ class Launch:
 
     ``state_history`` entries are ``{"state", "created_on", ["updated_on"], ["checkpoint"],
     ["reservation_id"]}`` with ISO-8601 strings, as FireWorks stores them.
+
+    ``remote_host`` (afw's addition, ``[user@]host[:port]``) is set when ``launch_dir`` is on a
+    remote login node reached over SSH (``afw qlaunch --remote-host``); empty for local dirs. It
+    is stored in the launch document only when set, so local launches keep FireWorks' shape.
     """
 
     launch_id: int
@@ -30,6 +34,7 @@ class Launch:
     state_history: list[dict[str, Any]] = field(default_factory=list)
     action: dict[str, Any] | None = None
     trackers: list[dict[str, Any]] = field(default_factory=list)
+    remote_host: str = ""
 
     def __post_init__(self) -> None:
         if self.state not in STATE_RANKS:
@@ -130,6 +135,8 @@ class Launch:
         reserved = self.reservedtime_secs
         if reserved:
             doc["reservedtime_secs"] = reserved
+        if self.remote_host:
+            doc["remote_host"] = self.remote_host
         return doc
 
     @classmethod
@@ -146,4 +153,5 @@ class Launch:
             state_history=[dict(e) for e in doc.get("state_history") or []],
             action=dict(doc["action"]) if doc.get("action") else None,
             trackers=list(doc.get("trackers") or []),
+            remote_host=str(doc.get("remote_host") or ""),
         )

@@ -17,6 +17,10 @@ Files that are torn, empty or unparsable mean "not ready yet": they are counted 
 read again next sweep; a run is never FIZZLED because its files could not be read (FireWorks
 does that by default). A vanished launch dir is reported and left for ``detect_lostruns``.
 
+Launch dirs on remote login nodes (launches with a ``remote_host``, from ``afw qlaunch
+--remote-host``) are read over SFTP, one connection per host, and skipped by their stat data when
+unchanged (:mod:`afw.recovery_remote`); local ones through ``fs``.
+
 With ``include_online`` the sweep also looks at RUNNING launches that have no offline record:
 a Rocket that could not reach the database at completion left its result in ``FW_action.json``
 (:mod:`afw.reporting`), and this picks it up.
@@ -40,6 +44,7 @@ from afw.fs.local import LocalFileSystem
 from afw.fs.status import OfflineStatus, read_offline_status
 from afw.launch import Launch
 from afw.recovery_batch import Candidate, RecoverySummary, process_batch
+from afw.recovery_remote import RemoteDirs, read_routed
 
 if TYPE_CHECKING:
     from afw.launchpad import LaunchPad
@@ -136,11 +141,14 @@ async def _read_batch(fs: FileSystem, batch: Batch) -> list[OfflineStatus | None
 
 
 async def _read(
-    receive: ObjectReceiveStream[Batch], send: ObjectSendStream[Read], fs: FileSystem
+    receive: ObjectReceiveStream[Batch],
+    send: ObjectSendStream[Read],
+    fs: FileSystem,
+    remote: RemoteDirs,
 ) -> None:
     async with receive, send:
         async for batch in receive:
-            await send.send((batch, await _read_batch(fs, batch)))
+            await send.send((batch, await read_routed(fs, remote, batch, _read_batch)))
 
 
 async def _write(
@@ -180,6 +188,7 @@ async def recover_offline(
     print_errors: bool = False,
     fs: FileSystem | None = None,
     progress: Progress | None = None,
+    remote: RemoteDirs | None = None,
 ) -> RecoverySummary:
     """Sweep every pending offline run once; returns what happened.
 
@@ -188,7 +197,8 @@ async def recover_offline(
     ``FW_action.json`` left by online Rockets that lost the database. ``concurrency`` is the
     number of batches read at once; ``fs`` the filesystem holding the launch dirs (local by
     default). ``print_errors`` logs each problem as it is found (logger ``afw.recovery``);
-    ``progress`` is called with the running summary after each batch.
+    ``progress`` is called with the running summary after each batch. ``remote`` reads the
+    dirs of remote launches (default: SSH settings from ``~/.ssh/config`` only, closed at the end).
     """
     if batch_size < 1 or concurrency < 1:
         raise ValueError("batch_size and concurrency must be at least 1")
@@ -198,6 +208,8 @@ async def recover_offline(
     pages: tuple[MemoryObjectSendStream[Batch], MemoryObjectReceiveStream[Batch]]
     pages = anyio.create_memory_object_stream[Batch](1)
     reads = anyio.create_memory_object_stream[Read](1)
+    remotes = remote if remote is not None else RemoteDirs()
+    remotes.new_sweep()
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(
@@ -205,8 +217,12 @@ async def recover_offline(
             )
             async with pages[1], reads[0]:
                 for _ in range(concurrency):
-                    tg.start_soon(_read, pages[1].clone(), reads[0].clone(), files)
+                    tg.start_soon(_read, pages[1].clone(), reads[0].clone(), files, remotes)
             tg.start_soon(_write, reads[1], store, summary, print_errors, progress)
     except BaseExceptionGroup as group:
         raise _first_error(group) from group
+    finally:
+        if remote is None:
+            with anyio.CancelScope(shield=True):
+                await remotes.aclose()
     return summary

@@ -30,7 +30,12 @@ from afw.serialize import load_workflow_file
 __all__ = ["lpad_app", "select_fw_ids", "select_wf_ids"]
 
 lpad_app = App(
-    name="lpad", help="Manage the LaunchPad (FireWorks' lpad).", result_action="return_value"
+    name="lpad",
+    help=(
+        "Manage the LaunchPad (FireWorks' lpad). Options before the command: "
+        "-l/--launchpad-file FILE, -v/--verbose, --json."
+    ),
+    result_action="return_value",
 )
 
 SortOpt = Annotated[str | None, Parameter(name="--sort", help="sort ascending by this key")]

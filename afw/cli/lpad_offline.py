@@ -5,6 +5,9 @@ runs (and it defaults to the auto-detected ``my_fworker.yaml``). afw reads ``-w`
 when it names an existing file, and otherwise takes the value as the worker name itself;
 ``--fworker-name NAME`` says it explicitly. Without either (or with ``-w ""``) every worker's
 runs are recovered: afw does not silently filter by an auto-detected worker file.
+
+Runs submitted with ``afw qlaunch --remote-host`` are read over SFTP from their host, with the SSH
+settings of ``--remotes FILE`` (default: ``$AFW_REMOTES``, ``~/.afw/remotes.yaml``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from afw.cli.lpad import command, select_fw_ids
 from afw.config import load_fworker
 from afw.errors import ConfigError, StateError
 from afw.recovery import RecoverySummary, recover_offline
+from afw.recovery_remote import RemoteDirs
+from afw.ssh.remotes import load_remotes
 
 __all__ = ["forget_offline", "recover_offline_cmd"]
 
@@ -137,6 +142,13 @@ def recover_offline_cmd(
             help="also pick up FW_action.json of online runs that lost the database",
         ),
     ] = False,
+    remotes: Annotated[
+        str | None,
+        Parameter(
+            name="--remotes",
+            help="SSH settings of remote hosts (default: $AFW_REMOTES, ~/.afw/remotes.yaml)",
+        ),
+    ] = None,
 ) -> int:
     """Bring offline runs' results (FW_offline.json, FW_ping.json, FW_action.json) into the store.
 
@@ -149,25 +161,32 @@ def recover_offline_cmd(
     if batch_size < 1 or concurrency < 1:
         raise ConfigError("--batch-size and --concurrency must be at least 1")
     name = _worker_name(fworker_name)
+    hosts = load_remotes(remotes)
 
     async def go() -> bool:
         failed = False
-        async with launchpad() as lp:
-            while True:
-                with _progress_bar(sys.stderr.isatty()) as progress:
-                    summary = await recover_offline(
-                        lp,
-                        fworker_name=name,
-                        batch_size=batch_size,
-                        concurrency=concurrency,
-                        include_online=include_online,
-                        progress=progress,
-                    )
-                _report(summary, print_errors, compact=loop is not None)
-                failed = failed or bool(summary.errors or summary.vanished)
-                if loop is None:
-                    return failed
-                await anyio.sleep(loop)
+        remote = RemoteDirs(hosts)
+        try:
+            async with launchpad() as lp:
+                while True:
+                    with _progress_bar(sys.stderr.isatty()) as progress:
+                        summary = await recover_offline(
+                            lp,
+                            fworker_name=name,
+                            batch_size=batch_size,
+                            concurrency=concurrency,
+                            include_online=include_online,
+                            progress=progress,
+                            remote=remote,
+                        )
+                    _report(summary, print_errors, compact=loop is not None)
+                    failed = failed or bool(summary.errors or summary.vanished)
+                    if loop is None:
+                        return failed
+                    await anyio.sleep(loop)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await remote.aclose()
 
     failed = run_async(go)
     return 1 if failed and not ignore_errors else 0

@@ -41,6 +41,8 @@ def _globals(lpad_file: str | None, fworker_file: str | None, verbose: bool, jso
         format="%(asctime)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
+    # asyncssh logs every connection at INFO: keep SSH failures to afw's one line unless -v.
+    logging.getLogger("asyncssh").setLevel(logging.DEBUG if GLOBALS.verbose else logging.WARNING)
 
 
 # Modules that register commands on each sub-app (imported only when that app is used).

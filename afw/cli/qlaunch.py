@@ -1,15 +1,20 @@
 """``afw qlaunch``: submit Fireworks to a batch queue (singleshot, rapidfire).
 
 The qlaunch options may come before the command, as in FireWorks (``afw qlaunch -r rapidfire``),
-or after it (``afw qlaunch rapidfire -r``). The queue adapter file is ``-q FILE``, else
-``$AFW_QADAPTER``, else ``my_qadapter.yaml`` in the current directory or ``~/.afw/``.
+or after it (``afw qlaunch rapidfire -r``). The queue adapter file is ``-q FILE``, else (with
+``--remote-host``) the remote's ``qadapter`` setting, else ``$AFW_QADAPTER``, else
+``my_qadapter.yaml`` in the current directory or ``~/.afw/``.
+
+``--remote-host NAME|[user@]host[:port]`` submits on a remote login node over one SSH connection
+(:mod:`afw.cli.remote`): launch dirs under ``--remote-dir`` are written over SFTP, the scheduler
+is run over SSH, and the database is only ever touched here.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -17,13 +22,21 @@ import anyio
 from cyclopts import App, Parameter
 
 from afw.cli.common import GLOBALS, emit, launchpad
+from afw.cli.remote import (
+    AcceptNewHostKey,
+    RemoteDir,
+    RemoteHostOpt,
+    RemotesFile,
+    SiteOptions,
+    remote_queue_config,
+    site,
+)
 from afw.config import afw_home
 from afw.errors import ConfigError, QueueLimitError
-from afw.fs.local import LocalFileSystem
-from afw.queue.client import LocalCommandRunner, QueueClient
 from afw.queue.config import QueueConfig, load_queue_config
 from afw.queue.launcher import QlaunchOptions, QlaunchReport, check_options, launch_to_queue
 from afw.queue.launcher import rapidfire as queue_rapidfire
+from afw.ssh.remotes import RemoteHost
 
 __all__ = ["locate_qadapter", "qlaunch_app"]
 
@@ -55,7 +68,7 @@ LaunchDir = Annotated[
 class _Options:
     queueadapter_file: str | None = None
     reserve: bool = False
-    launch_dir: str = "."
+    site: SiteOptions = field(default_factory=SiteOptions)
 
 
 _OPTIONS = _Options()
@@ -67,11 +80,15 @@ def _qlaunch(
     queueadapter_file: QFile = None,
     reserve: Reserve = False,
     launch_dir: LaunchDir = None,
+    remote_host: RemoteHostOpt = None,
+    remote_dir: RemoteDir = None,
+    remotes: RemotesFile = None,
+    accept_new_host_key: AcceptNewHostKey = False,
 ) -> object:
     """Take the qlaunch-wide options (before or after the command), then run the command."""
     _OPTIONS.queueadapter_file = queueadapter_file
     _OPTIONS.reserve = reserve
-    _OPTIONS.launch_dir = launch_dir or "."
+    _OPTIONS.site = SiteOptions(launch_dir, remote_host, remote_dir, remotes, accept_new_host_key)
     return qlaunch_app(list(tokens), exit_on_error=False, print_error=False)
 
 
@@ -91,12 +108,11 @@ def locate_qadapter(path: str | None = None) -> Path:
     )
 
 
-def _config() -> QueueConfig:
-    return load_queue_config(locate_qadapter(_OPTIONS.queueadapter_file))
-
-
-def _client(config: QueueConfig) -> QueueClient:
-    return QueueClient.from_config(config, LocalCommandRunner())
+def _config() -> tuple[QueueConfig, RemoteHost | None]:
+    remote = _OPTIONS.site.remote()
+    if _OPTIONS.queueadapter_file is None and (found := remote_queue_config(remote)):
+        return found, remote
+    return load_queue_config(locate_qadapter(_OPTIONS.queueadapter_file)), remote
 
 
 @qlaunch_app.command(name="singleshot")
@@ -104,15 +120,15 @@ def singleshot(
     *, fw_id: Annotated[int | None, Parameter(name=["-f", "--fw-id", "--fw_id"])] = None
 ) -> int:
     """Submit one job that runs in the launch dir (-f N: that Firework; needs -r)."""
-    config, reserve = _config(), _OPTIONS.reserve
+    (config, remote), reserve = _config(), _OPTIONS.reserve
     check_options(config, reserve=reserve, fw_id=fw_id)
     fworker = GLOBALS.fworker()
 
     async def go() -> str | None:
-        async with launchpad() as lp, LocalFileSystem() as fs:
+        async with site(config, remote, _OPTIONS.site) as where, launchpad() as lp:
             return await launch_to_queue(
-                lp, fworker, config, _client(config), fs,
-                launch_dir=_OPTIONS.launch_dir, reserve=reserve, fw_id=fw_id,
+                lp, fworker, config, where.client, where.fs, launch_dir=where.launch_dir,
+                reserve=reserve, fw_id=fw_id, remote_host=where.remote_host,
             )  # fmt: skip
 
     try:
@@ -151,7 +167,7 @@ def rapidfire_cmd(
     ] = -1,
 ) -> int:
     """Submit jobs in rounds, each in a new launcher dir of a block dir, until none is left."""
-    config, reserve = _config(), _OPTIONS.reserve
+    (config, remote), reserve = _config(), _OPTIONS.reserve
     check_options(config, reserve=reserve)
     if maxjobs_queue < 0 or maxjobs_block < 1:
         raise ConfigError("-m must be >= 0 and -b >= 1")
@@ -161,10 +177,10 @@ def rapidfire_cmd(
     fworker = GLOBALS.fworker()
 
     async def go() -> QlaunchReport:
-        async with launchpad() as lp, LocalFileSystem() as fs:
+        async with site(config, remote, _OPTIONS.site) as where, launchpad() as lp:
             return await queue_rapidfire(
-                lp, fworker, config, _client(config), fs,
-                launch_dir=_OPTIONS.launch_dir, reserve=reserve, options=opts,
+                lp, fworker, config, where.client, where.fs, launch_dir=where.launch_dir,
+                reserve=reserve, options=opts, user=where.user, remote_host=where.remote_host,
             )  # fmt: skip
 
     report = anyio.run(go)

@@ -17,7 +17,11 @@ from afw.rocket import RunResult, StopFlag, run_offline
 
 __all__ = ["rlaunch_app"]
 
-rlaunch_app = App(name="rlaunch", help="Run Fireworks here.", result_action="return_value")
+rlaunch_app = App(
+    name="rlaunch",
+    help="Run Fireworks here. Options before the command: -l/--launchpad-file, -w/--fworker-file.",
+    result_action="return_value",
+)
 T = TypeVar("T")
 
 NLaunches = Annotated[str, Parameter(name="--nlaunches", help="0 = until done, N, or 'infinite'")]

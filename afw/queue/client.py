@@ -16,9 +16,16 @@ from typing import Protocol, TypeVar
 
 import anyio
 
-from afw.errors import QueueError
+from afw.errors import QueueError, RemoteError
 from afw.queue.adapter import CommandResult, JobState, SchedulerAdapter
 from afw.queue.config import QueueConfig
+from afw.queue.once import (
+    ONCE_PREFIX,
+    new_once_key,
+    once_command,
+    once_result,
+    outcome_unknown,
+)
 
 __all__ = ["CommandResult", "CommandRunner", "LocalCommandRunner", "QueueClient"]
 
@@ -39,10 +46,13 @@ class CommandRunner(Protocol):
         stdin: bytes | None = None,
         cwd: str | None = None,
         timeout: float,  # noqa: ASYNC109  (the runner kills the command and names it)
+        idempotent: bool = False,
     ) -> CommandResult:
         """Run ``argv`` in ``cwd``; QueueError if it cannot be started or exceeds ``timeout``.
 
         A non-zero exit code is not an error here: the adapter decides what it means.
+        ``idempotent`` allows a runner whose connection can drop to run the command again
+        after reconnecting (queries, cancels, guarded submissions); local runners ignore it.
         """
         ...
 
@@ -57,8 +67,9 @@ class LocalCommandRunner:
         stdin: bytes | None = None,
         cwd: str | None = None,
         timeout: float,  # noqa: ASYNC109  (see CommandRunner.run)
+        idempotent: bool = False,
     ) -> CommandResult:
-        """Run ``argv``; see :meth:`CommandRunner.run`."""
+        """Run ``argv``; see :meth:`CommandRunner.run` (a local command never drops)."""
         command = list(argv)
         if not command:
             raise QueueError("empty command")
@@ -99,7 +110,12 @@ class QueueClient:
     """Submits, counts, inspects and cancels jobs of one scheduler.
 
     ``timeout`` bounds the query commands (FireWorks' ``_fw_timeout``); submissions get
-    ``submit_timeout`` because a busy scheduler can take long to accept a job.
+    ``submit_timeout`` because a busy scheduler can take long to accept a job. Queries and
+    cancels are marked idempotent (a runner may re-run them after a reconnect).
+
+    ``submit_once`` (for runners whose connection can drop, e.g. SSH) wraps each submission in
+    :mod:`afw.queue.once`, so that it can be re-run safely: a dropped connection then neither
+    loses the job id nor submits the job twice.
     """
 
     def __init__(
@@ -109,22 +125,30 @@ class QueueClient:
         *,
         timeout: float = 5.0,
         submit_timeout: float = 60.0,
+        submit_once: bool = False,
     ) -> None:
         self.adapter = adapter
         self.runner = runner
         self.timeout = timeout
         self.submit_timeout = submit_timeout
+        self.submit_once = submit_once
 
     @classmethod
-    def from_config(cls, config: QueueConfig, runner: CommandRunner) -> QueueClient:
+    def from_config(
+        cls, config: QueueConfig, runner: CommandRunner, *, submit_once: bool = False
+    ) -> QueueClient:
         """A client for ``config``'s scheduler, its commands and ``_fw_timeout``."""
-        return cls(config.adapter, runner, timeout=config.timeout)
+        return cls(config.adapter, runner, timeout=config.timeout, submit_once=submit_once)
 
-    async def submit(self, script_path: str, cwd: str | None = None) -> str:
+    async def submit(
+        self, script_path: str, cwd: str | None = None, *, once_key: str | None = None
+    ) -> str:
         """Submit the script; its directory is the working directory unless ``cwd`` is given.
 
         Raises QueueLimitError when the scheduler refused because of a job limit (wait and
-        retry), QueueError for any other failure.
+        retry), QueueError for any other failure. With ``submit_once``, ``once_key`` names the
+        submission's record (default: a random key); a submission whose outcome cannot be
+        known raises :class:`~afw.errors.RemoteError` with ``outcome="unknown"``.
         """
         if cwd is None:
             # Run where the script is, naming it relative to there (a relative path given by the
@@ -132,13 +156,36 @@ class QueueClient:
             workdir, name = posixpath.split(script_path)
             cwd, script_path = (workdir, name) if workdir else (None, script_path)
         argv = self.adapter.submit_command(script_path)
-        result = await self._run(argv, cwd=cwd, limit=self.submit_timeout)
+        if self.submit_once:
+            result = await self._submit_once(argv, cwd, once_key or new_once_key())
+        else:
+            result = await self._run(argv, cwd=cwd, limit=self.submit_timeout)
         return _parse(argv, result, self.adapter.parse_submit)
+
+    async def _submit_once(self, argv: list[str], cwd: str | None, key: str) -> CommandResult:
+        # A repeated attempt waits for a first one still running, within this call's timeout.
+        wrapped = once_command(argv, key, wait=max(int(self.submit_timeout) - 5, 1))
+        record = posixpath.join(cwd or ".", ONCE_PREFIX + key)
+        try:
+            result = await self.runner.run(
+                wrapped, cwd=cwd, timeout=self.submit_timeout, idempotent=True
+            )
+        except RemoteError as exc:
+            host = exc.context.get("host")
+            lost = exc.context.get("kind") == "lost"
+            reason = f"the connection to {host} was lost and not restored" if lost else str(exc)
+            raise outcome_unknown(argv, reason, host=host, record=record) from exc
+        except QueueError as exc:
+            if "timeout" not in exc.context:
+                raise
+            reason = f"no answer within {self.submit_timeout:g} s"
+            raise outcome_unknown(argv, reason, record=record) from exc
+        return once_result(result, argv, record)
 
     async def count_jobs(self, user: str, queue: str | None = None) -> int:
         """How many unfinished jobs ``user`` has (in ``queue`` if given)."""
         argv = self.adapter.count_command(user, queue)
-        result = await self._run(argv)
+        result = await self._run(argv, idempotent=True)
         return _parse(argv, result, lambda r: self.adapter.parse_count(r, queue))
 
     async def status(self, job_ids: Sequence[str]) -> dict[str, JobState]:
@@ -154,12 +201,12 @@ class QueueClient:
         ids = list(dict.fromkeys(job_ids))
         for start in range(0, len(ids), STATUS_BATCH):
             argv = self.adapter.cancel_command(ids[start : start + STATUS_BATCH])
-            result = await self._run(argv)
+            result = await self._run(argv, idempotent=True)
             _parse(argv, result, self.adapter.parse_cancel)
 
     async def _status_batch(self, ids: list[str]) -> dict[str, JobState]:
         argv = self.adapter.status_command(ids)
-        result = await self._run(argv)
+        result = await self._run(argv, idempotent=True)
         states = _parse(argv, result, lambda r: self.adapter.parse_status(r, ids))
         missing = [j for j, state in states.items() if state is JobState.UNKNOWN]
         history = self.adapter.history_command(missing) if missing else None
@@ -171,18 +218,22 @@ class QueueClient:
         # Accounting is optional on many clusters (sacct: "accounting storage is disabled"):
         # its failure leaves the jobs UNKNOWN rather than failing the whole status query.
         try:
-            result = await self._run(argv)
+            result = await self._run(argv, idempotent=True)
             return self.adapter.parse_status(result, ids)
         except QueueError as exc:
             log.debug("history query failed, states stay unknown: %s", exc)
             return {}
 
     async def _run(
-        self, argv: list[str], *, cwd: str | None = None, limit: float | None = None
+        self,
+        argv: list[str],
+        *,
+        cwd: str | None = None,
+        limit: float | None = None,
+        idempotent: bool = False,
     ) -> CommandResult:
-        return await self.runner.run(
-            argv, cwd=cwd, timeout=self.timeout if limit is None else limit
-        )
+        timeout = self.timeout if limit is None else limit
+        return await self.runner.run(argv, cwd=cwd, timeout=timeout, idempotent=idempotent)
 
 
 def _parse(argv: list[str], result: CommandResult, parser: Callable[[CommandResult], _T]) -> _T:

@@ -8,6 +8,11 @@
                                  launch_dir="/scratch/runs", reserve=True,
                                  options=QlaunchOptions(maxjobs_queue=100))
 
+With ``fs`` an :class:`~afw.fs.sftp.SFTPFileSystem` and ``client`` running its commands over
+SSH (:class:`afw.ssh.RemoteSession` builds both on one connection), the same code submits on a
+remote login node; every launch then records the host (``remote_host``), so that
+``recover_offline`` knows to read its dir over SFTP.
+
 Rapidfire works in rounds: count the user's queued jobs once, submit while there is room and
 something to run (several reservations in flight at once), then sleep. A scheduler refusing a job
 because of a submission limit ends the round and the job is tried again in the next one.
@@ -80,15 +85,17 @@ async def launch_to_queue(
     launch_dir: str,
     reserve: bool,
     fw_id: int | None = None,
+    remote_host: str | None = None,
 ) -> str | None:
     """Submit one job running in ``launch_dir`` (``qlaunch singleshot``); its id, or ``None``.
 
     ``None`` means nothing was READY. With ``reserve`` the Firework (``fw_id`` or the best
     READY one) is reserved first; a refused or failed submission releases it again.
+    ``remote_host`` (``[user@]host[:port]``) defaults to the host of an SFTP ``fs``.
     """
     check_options(qconfig, reserve=reserve, fw_id=fw_id)
     launch_dir = _absolute(fs, launch_dir)
-    ctx = QueueContext(lp, fworker, qconfig, client, fs)
+    ctx = QueueContext(lp, fworker, qconfig, client, fs, _remote(fs, remote_host))
     if not reserve:
         return await submit_plain(ctx, launch_dir) if await lp.run_exists(fworker) else None
     done = await submit_reserved(ctx, launch_dir, launch_dir, fw_id)
@@ -106,11 +113,14 @@ async def rapidfire(
     reserve: bool,
     options: QlaunchOptions | None = None,
     user: str | None = None,
+    remote_host: str | None = None,
 ) -> QlaunchReport:
     """Submit jobs in rounds, each in a new ``block_*/launcher_*`` dir, until done.
 
     Stops after ``nlaunches`` jobs, at ``timeout``, or (``nlaunches`` 0) when nothing can run any
-    more. The first failed submission (not a limit) ends the run with its error.
+    more. The first failed submission (not a limit) ends the run with its error. ``user`` is
+    whose queued jobs ``maxjobs_queue`` counts (default: the local user); ``remote_host`` as
+    for :func:`launch_to_queue`.
     """
     opts = options or QlaunchOptions()
     check_options(qconfig, reserve=reserve)
@@ -118,13 +128,24 @@ async def rapidfire(
         raise ConfigError("maxjobs_queue must be >= 0 and concurrency >= 1")
     root = _absolute(fs, launch_dir)
     run = _Rapidfire(
-        QueueContext(lp, fworker, qconfig, client, fs),
+        QueueContext(lp, fworker, qconfig, client, fs, _remote(fs, remote_host)),
         BlockDirs(fs, root, opts.maxjobs_block, opts.block_dir),
         opts,
         reserve,
         user or getpass.getuser(),
     )
     return await run.run()
+
+
+def _remote(fs: FileSystem, given: str | None) -> str | None:
+    """``given``, else ``[user@]host[:port]`` of a remote filesystem's SSH target."""
+    if given or fs.name == "local":
+        return given
+    from afw.ssh.remotes import host_spec
+    from afw.ssh.target import SSHTarget
+
+    target = getattr(fs, "target", None)
+    return host_spec(target) if isinstance(target, SSHTarget) else None
 
 
 def _absolute(fs: FileSystem, path: str) -> str:

@@ -3,7 +3,8 @@
 Reservation mode (FireWorks ``qlaunch -r``), step by step:
 
 1. ``reserve_fw`` → the Firework is RESERVED, a launch records the planned dir;
-2. the dir becomes ``spec._launch_dir`` if set (``change_launch_dir``);
+2. the dir becomes ``spec._launch_dir`` if set; a remote launch records its host
+   (``remote_host``, so that ``recover_offline`` reads the dir over SFTP);
 3. offline (``--offline`` in ``rocket_launch``): ``FW.json`` and ``FW_offline.json`` are written
    atomically and the offline run is registered;
 4. ``spec._queueadapter`` is merged into the queue config, ``--fw-id N`` appended to
@@ -11,7 +12,10 @@ Reservation mode (FireWorks ``qlaunch -r``), step by step:
 5. the job id is stored as the reservation id.
 
 Any failure after step 1 cancels the reservation and forgets the offline run, so nothing is left
-RESERVED for a job that does not exist.
+RESERVED for a job that does not exist. The one exception is a submission whose outcome is unknown
+(the connection to a remote login node was lost and could not be restored while the scheduler
+was being asked): the job may be queued, so the reservation and the offline run are kept, and
+the error says so. Releasing them could let a second job run the same Firework.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio import to_thread
 
-from afw.errors import AfwError, ConfigError, QueueLimitError, StateError
+from afw.errors import AfwError, ConfigError, QueueLimitError, RemoteError, StateError
 from afw.firework import Firework
 from afw.fs.base import FileSystem
 from afw.fs.launchdir import write_reservation, write_submit_script
@@ -61,13 +65,18 @@ def check_options(config: QueueConfig, *, reserve: bool, fw_id: int | None = Non
 
 @dataclass
 class QueueContext:
-    """What every submission of one qlaunch run shares."""
+    """What every submission of one qlaunch run shares.
+
+    ``remote_host`` (``[user@]host[:port]``) is recorded on every launch whose dir is on
+    ``fs`` when that is a remote filesystem.
+    """
 
     lp: LaunchPad
     fworker: FWorker
     config: QueueConfig
     client: QueueClient
     fs: FileSystem
+    remote_host: str | None = None
     _templates: dict[str | None, str] = field(default_factory=dict)
 
     async def template(self, config: QueueConfig) -> str:
@@ -78,13 +87,17 @@ class QueueContext:
         return self._templates[key]
 
     async def submit_script(
-        self, config: QueueConfig, launch_dir: str, job_name: str | None
+        self,
+        config: QueueConfig,
+        launch_dir: str,
+        job_name: str | None,
+        once_key: str | None = None,
     ) -> str:
         """Render and write ``FW_submit.script`` into ``launch_dir``, submit it: the job id."""
         text = await self.template(config)
         script = config.render_script(launch_dir, job_name=job_name, template=text)
         path = await write_submit_script(self.fs, launch_dir, script)
-        return await self.client.submit(path)
+        return await self.client.submit(path, once_key=once_key)
 
 
 async def submit_plain(ctx: QueueContext, launch_dir: str) -> str:
@@ -109,10 +122,14 @@ async def submit_reserved(
         if fw_id is not None:
             raise StateError(f"Firework {fw_id} cannot be reserved: it is not READY")
         return None
+    launch_dir = planned_dir
     try:
         launch_dir = _launch_dir(fw, base_dir, planned_dir)
+        fields: dict[str, Any] = {"remote_host": ctx.remote_host} if ctx.remote_host else {}
         if launch_dir != planned_dir:
-            await ctx.lp.change_launch_dir(launch_id, launch_dir)
+            fields["launch_dir"] = launch_dir
+        if fields:
+            await ctx.lp.store.update_launch_fields(launch_id, fields)
         config = _job_config(ctx.config, fw)
         if config.offline:
             _set_launch_dir(fw, launch_id, launch_dir)
@@ -120,7 +137,12 @@ async def submit_reserved(
             await ctx.lp.add_offline_run(launch_id, fw.fw_id, fw.name)
         else:
             await ctx.fs.makedirs(launch_dir)
-        job_id = await ctx.submit_script(config, launch_dir, _job_name(fw))
+        job_id = await ctx.submit_script(config, launch_dir, _job_name(fw), f"launch-{launch_id}")
+    except RemoteError as exc:
+        if exc.context.get("outcome") != "unknown":
+            with anyio.CancelScope(shield=True):
+                await _release(ctx.lp, launch_id, exc)
+        raise _kept_or_released(exc, fw.fw_id, launch_id, launch_dir) from exc
     except BaseException as exc:
         with anyio.CancelScope(shield=True):
             await _release(ctx.lp, launch_id, exc)
@@ -133,6 +155,21 @@ async def submit_reserved(
     await _record_job(ctx.lp, launch_id, job_id)
     log.info("Firework %s: job %s in %s", fw.fw_id, job_id, launch_dir)
     return job_id, launch_dir
+
+
+def _kept_or_released(exc: RemoteError, fw_id: int, launch_id: int, launch_dir: str) -> RemoteError:
+    context = {**exc.context, "fw_id": fw_id, "launch_id": launch_id, "launch_dir": launch_dir}
+    if exc.context.get("outcome") != "unknown":
+        message = f"Firework {fw_id} (launch {launch_id}) not submitted, reservation released"
+        return RemoteError(f"{message}: {exc}", **context)
+    record = exc.context.get("record")
+    where = f" (the scheduler's answer, once known, is in {record} on the remote host)"
+    return RemoteError(
+        f"Firework {fw_id} (launch {launch_id}) may or may not be queued, so its reservation is "
+        f"kept: {exc}{where if record else ''}; if no job runs it, release it with "
+        f"afw lpad rerun_fws -i {fw_id}",
+        **context,
+    )
 
 
 def _launch_dir(fw: Firework, base_dir: str, planned_dir: str) -> str:
