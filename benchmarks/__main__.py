@@ -60,7 +60,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--no-fireworks", action="store_true", help="skip the FireWorks side")
         p.add_argument("--no-install", action="store_true", help="never run services install")
         p.add_argument(
-            "--profile", action="store_true", help="profile afw's first sweeps into OUT/profiles/"
+            "--profile",
+            action="store_true",
+            help="add a profiled afw run per point (summary in OUT/profiles/)",
         )
         p.add_argument("--quick", action="store_true", help="small sizes (the smoke set)")
         p.add_argument("--batch-size", type=int, default=500, help="recover_offline batch size")

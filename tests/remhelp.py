@@ -13,12 +13,14 @@ from afw.ssh import RemoteHost, Remotes, SSHTarget
 OFFLINE = "afw rlaunch singleshot --offline"
 
 
-def fake_sbatch(tmp_path: Path) -> tuple[Path, Path]:
-    """An ``sbatch`` stand-in logging ``cwd|args`` per submission: (program, log)."""
+def fake_sbatch(tmp_path: Path, delay: float = 0) -> tuple[Path, Path]:
+    """An ``sbatch`` stand-in logging ``cwd|args`` per submission, after ``delay`` seconds:
+    (program, log)."""
     log = tmp_path / "jobs.log"
     program = tmp_path / "fake_sbatch"
     program.write_text(
         "#!/bin/sh\n"
+        f"sleep {delay}\n"
         f'echo "$(pwd)|$*" >> "{log}"\n'
         f'n=$(wc -l < "{log}")\n'
         'echo "Submitted batch job $((1000 + n))"\n'

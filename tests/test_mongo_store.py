@@ -353,3 +353,19 @@ async def test_large_actions_live_in_gridfs_as_fireworks_keeps_them(
     assert (await mstore.get_fws([1]))[0].launches[0].action == {"stored_data": big}
     await mstore.delete_workflows([1])
     assert raw["fw_gridfs.files"].count_documents({}) == 0
+
+
+async def test_refused_login_is_one_clear_error(fresh_mongo_db: tuple[str, str]) -> None:
+    uri, dbname = fresh_mongo_db
+    hosts = uri.split("://", 1)[1].split("/", 1)[0]
+    url = f"mongodb://mallory:wrong-pw@{hosts}/{dbname}?authSource=admin"
+    store = MongoStore(url, server_selection_timeout_ms=3000)
+    began = time.monotonic()
+    with pytest.raises(StoreUnavailableError) as info:
+        await store.open()
+    assert time.monotonic() - began < 10
+    message = str(info.value)
+    assert message.startswith(f"MongoDB at {hosts}/{dbname} refused open: ")
+    assert "authentication failed" in message.lower()
+    assert "\n" not in message and "wrong-pw" not in message and "mallory" not in message
+    await store.close()

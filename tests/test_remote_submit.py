@@ -32,12 +32,14 @@ def lp_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'lp.sqlite'}"
 
 
-@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("when", ["before", "during", "after"])
 async def test_drop_during_submission_submits_once_and_records_the_job(
     tmp_path: Path, when: str
 ) -> None:
-    """The connection drops before / after sbatch ran: one job, its id on the reservation."""
-    program, log = fake_sbatch(tmp_path)
+    """The connection drops before / while / after sbatch runs: one job, its id recorded.
+
+    "during": the first attempt is still running when the re-run arrives, which waits for it."""
+    program, log = fake_sbatch(tmp_path, delay=1.5 if when == "during" else 0)
     config = slurm_config(program)
     async with LaunchPad(lp_url(tmp_path)) as lp:
         await lp.add_wf(ONE_FW)
@@ -130,9 +132,7 @@ async def test_hostile_names_and_dirs_reach_the_scheduler_literally(tmp_path: Pa
 async def test_guarded_submission_is_idempotent_locally_too(tmp_path: Path) -> None:
     """The wrapper itself: the same key twice submits once and answers the same job id."""
     program, log = fake_sbatch(tmp_path)
-    client = QueueClient.from_config(
-        slurm_config(program), LocalCommandRunner(), submit_once=True
-    )
+    client = QueueClient.from_config(slurm_config(program), LocalCommandRunner(), submit_once=True)
     script = tmp_path / "FW_submit.script"
     script.write_text("#!/bin/sh\n")
     first = await client.submit(str(script), once_key="launch-7")

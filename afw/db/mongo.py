@@ -31,6 +31,7 @@ from afw.db import mongo_reads as reads
 from afw.db.base import OfflineRun, SortSpec, UpdateContext, WorkflowFn
 from afw.db.mongo_checkout import Checkout
 from afw.db.mongo_conn import (
+    ClaimWatch,
     Collections,
     Doc,
     MongoOptions,
@@ -57,7 +58,13 @@ T = TypeVar("T")
 class _Parts:
     """What an open store works with."""
 
-    def __init__(self, client: AsyncMongoClient[Doc], cols: Collections, opts: MongoOptions):
+    def __init__(
+        self,
+        client: AsyncMongoClient[Doc],
+        cols: Collections,
+        opts: MongoOptions,
+        watch: ClaimWatch,
+    ) -> None:
         self.client = client
         self.cols = cols
 
@@ -65,7 +72,7 @@ class _Parts:
             await replay(cols, held)
 
         self.locks = WorkflowLocks(cols, opts.lock_lease_secs, opts.lock_wait_secs, replay_journal)
-        self.checkout = Checkout(cols, self.locks, opts.lock_lease_secs)
+        self.checkout = Checkout(cols, self.locks, opts.lock_lease_secs, watch)
 
 
 class MongoStore:
@@ -121,7 +128,8 @@ class MongoStore:
                 raise StoreError("store is closed", url=self.where)
             if self._parts is not None:
                 return
-            client, _ = connect(self.url, self.options)
+            watch = ClaimWatch()
+            client, _ = connect(self.url, self.options, watch)
             cols = Collections.of(client[self.dbname])
             try:
                 async with guard("open", self.where):
@@ -132,7 +140,7 @@ class MongoStore:
             except BaseException:
                 await client.close()
                 raise
-            self._parts = _Parts(client, cols, self.options)
+            self._parts = _Parts(client, cols, self.options, watch)
 
     async def close(self) -> None:
         """Disconnect; the store cannot be used (or reopened) afterwards."""

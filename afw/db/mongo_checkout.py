@@ -26,6 +26,13 @@ Why this is safe:
   detection handles the dead Rocket, as for any crashed Rocket).
 * *A failure or cancellation* in the logic or the write restores the claim at once (same
   compare-and-set), so the Firework is READY again and no id is lost.
+* *A retried claim.* When a claim's reply is lost, the driver retries it; a server that does
+  not deduplicate retried writes may apply it twice and claim a second Firework under the same
+  token. A client-side listener notices the failed attempt and the claimer releases any such
+  stray claim at once (otherwise it would only be released when it expires).
+
+The claim leaves ``updated_on`` alone, so that restoring ``prev`` restores the document exactly;
+the checkout's write stamps it.
 
 The same sweep also takes over workflow locks whose lease has expired, so a crashed afw process
 does not leave FireWorks processes waiting on its lock.
@@ -41,7 +48,7 @@ from typing import Any, Final, TypeVar
 
 from afw.changeset import ChangeSet
 from afw.db.base import SortSpec, UpdateContext
-from afw.db.mongo_conn import Collections
+from afw.db.mongo_conn import ClaimWatch, Collections
 from afw.db.mongo_docs import unpack
 from afw.db.mongo_lock import Held, Keeper, Lease, WorkflowLocks, expiry, new_token
 from afw.db.mongo_update import Allocations, Snapshot, cleanup, run_logic, write_changes
@@ -89,10 +96,17 @@ def claim_states(query: Mapping[str, Any]) -> list[str]:
 class Checkout:
     """Claims and checkouts of one store (see the module docstring)."""
 
-    def __init__(self, cols: Collections, locks: WorkflowLocks, lease_secs: float) -> None:
+    def __init__(
+        self,
+        cols: Collections,
+        locks: WorkflowLocks,
+        lease_secs: float,
+        watch: ClaimWatch | None = None,
+    ) -> None:
         self.cols = cols
         self.locks = locks
         self.lease_secs = lease_secs
+        self.watch = watch
         self._swept = -float("inf")
 
     async def claim(
@@ -109,9 +123,23 @@ class Checkout:
                 sort=claim_sort(sort),
                 projection={"fw_id": 1},
             )
+            if self.watch is not None and token in self.watch.uncertain:
+                self.watch.uncertain.discard(token)
+                await self._release_strays(token, doc)
             if doc is not None:
                 return int(doc["fw_id"]), state
         return None
+
+    async def _release_strays(self, token: str, returned: Mapping[str, Any] | None) -> None:
+        """Undo claims made under ``token`` other than the one the server reported (a retried
+        claim the server applied twice)."""
+        keep = int(returned["fw_id"]) if returned is not None else None
+        async for doc in self.cols.fireworks.find(
+            {"afw_claim.by": token}, {"fw_id": 1, "afw_claim": 1}
+        ):
+            if int(doc["fw_id"]) != keep:
+                log.warning("releasing Firework %s, claimed twice by a retried write", doc["fw_id"])
+                await self.unclaim(int(doc["fw_id"]), doc["afw_claim"])
 
     async def unclaim(self, fw_id: int, claim: Mapping[str, Any]) -> bool:
         """Restore the pre-claim state if this exact claim is still on the document."""

@@ -16,7 +16,7 @@ from typing import Any, Final
 from urllib.parse import unquote
 
 from bson.errors import InvalidDocument
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
@@ -39,6 +39,7 @@ from afw.errors import (
 
 __all__ = [
     "DEFAULT_TIMEOUT_MS",
+    "ClaimWatch",
     "Collections",
     "MongoOptions",
     "connect",
@@ -145,14 +146,45 @@ def _timeout_ms(url: str, opts: MongoOptions) -> int | None:
     return DEFAULT_TIMEOUT_MS
 
 
-def connect(url: str, opts: MongoOptions) -> tuple[AsyncMongoClient[Doc], str]:
+class ClaimWatch(monitoring.CommandListener):
+    """Remembers the checkout claims whose ``findAndModify`` failed on the wire.
+
+    The driver retries such a write; a server that does not deduplicate retried writes (no
+    replica set session support) may then have applied it twice, claiming a second Firework
+    under the same token. The checkout looks for such strays when its token is listed here.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[int, str] = {}
+        self.uncertain: set[str] = set()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "findAndModify":
+            update = event.command.get("update")
+            claim = update.get("$set", {}).get("afw_claim") if isinstance(update, dict) else None
+            if isinstance(claim, dict) and "by" in claim:
+                self._pending[event.request_id] = str(claim["by"])
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self._pending.pop(event.request_id, None)
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        token = self._pending.pop(event.request_id, None)
+        if token is not None:
+            self.uncertain.add(token)
+
+
+def connect(
+    url: str, opts: MongoOptions, watch: ClaimWatch | None = None
+) -> tuple[AsyncMongoClient[Doc], str]:
     """A client (it connects lazily) and the database name; bad options are a ConfigError."""
     dbname = database_name(url, opts.name)
     kwargs: dict[str, Any] = dict(opts.mongoclient_kwargs)
+    if watch is not None:
+        kwargs["event_listeners"] = [*kwargs.get("event_listeners", ()), watch]
     timeout = _timeout_ms(url, opts)
     if timeout is not None:
         kwargs["serverSelectionTimeoutMS"] = timeout
-        kwargs.setdefault("connectTimeoutMS", timeout)
     if opts.authsource:
         kwargs.setdefault("authSource", opts.authsource)
     kwargs["tz_aware"] = True

@@ -199,6 +199,12 @@ class WorkflowLocks:
                 raise NotFoundError(f"no workflow holds Firework {fw_id}", fw_id=fw_id)
             if "locked" not in current:
                 continue
+            if current.get("locked_by") == token:
+                # Our own write, applied although its reply was lost (the driver retried it).
+                doc = await self._try({"_id": current["_id"], "locked_by": token}, token)
+                if doc is not None:
+                    return doc
+                continue
             if self._expired(current):
                 old = {k: current[k] for k in ("_id", "locked_by", "lock_expires")}
                 doc = await self._try(old, token)

@@ -261,8 +261,9 @@ async def update_workflows(
     items: Sequence[tuple[int, Callable[[Workflow, UpdateContext], T]]],
 ) -> list[tuple[T, ChangeSet] | Exception]:
     """Many updates, each atomic on its own (its workflow's lock and journal), several workflows
-    at a time. Per-item failures are returned in item order; an unreachable store or a lock that
-    cannot be taken raises once the items under way have finished."""
+    at a time. Per-item failures (a lock that cannot be taken included: one stuck FireWorks lock
+    must not stop a whole sweep) are returned in item order; an unreachable store raises once the
+    items under way have finished."""
     results: list[tuple[T, ChangeSet] | Exception | None] = [None] * len(items)
     fatal: list[Exception] = []
     limiter = anyio.CapacityLimiter(BATCH_CONCURRENCY)
@@ -273,7 +274,7 @@ async def update_workflows(
                 return
             try:
                 results[index] = await one(fw_id, fn)
-            except (StoreUnavailableError, LockError) as exc:
+            except StoreUnavailableError as exc:
                 fatal.append(exc)
             except Exception as exc:
                 results[index] = exc

@@ -5,7 +5,9 @@
   through :func:`make_adapter`;
 * :mod:`afw.queue.config`: :class:`QueueConfig`, read from a FireWorks ``my_qadapter.yaml``;
 * :mod:`afw.queue.client`: :class:`QueueClient`, which runs an adapter's commands through a
-  :class:`CommandRunner` (local processes here, SSH elsewhere).
+  :class:`CommandRunner` (local processes here, SSH elsewhere);
+* :mod:`afw.queue.once`: the wrapper that makes a remote submission safe to re-run after a
+  dropped connection (``QueueClient(..., submit_once=True)``).
 """
 
 from __future__ import annotations

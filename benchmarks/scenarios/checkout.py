@@ -27,8 +27,13 @@ from benchmarks.services import fireworks_python
 __all__ = ["checkout"]
 
 
-def _one(opts: Options, target: Any, side: str, n: int, k: int, fws_file: str) -> dict[str, Any]:
+def _one(
+    opts: Options, target: Any, side: str, n: int, k: int, fws_file: str, profile: bool = False
+) -> dict[str, Any]:
     name = target.new_name(f"co{k}{side[:2]}")
+    where = None
+    if profile and opts.profile is not None:
+        where = opts.profile / f"checkout-{target.kind}-{n}-k{k}.txt"
     root = opts.workdir / "checkout" / name
     try:
         if side == "afw":
@@ -39,7 +44,7 @@ def _one(opts: Options, target: Any, side: str, n: int, k: int, fws_file: str) -
                 "root": str(root),
                 "fws_file": fws_file,
             }
-            result = run_afw(args, opts.workdir / "run")
+            result = run_afw(args, opts.workdir / "run", profile=where)
         else:
             args = {
                 "uri": target.server,
@@ -71,6 +76,8 @@ def checkout(opts: Options, notes: list[str]) -> list[dict[str, Any]]:
                 for r in range(opts.repeat):
                     for side in sides if r % 2 == 0 else sides[::-1]:
                         got[side].append(_one(opts, target, side, n, k, fws_file))
+                if opts.profile is not None:  # an extra run, not among the figures
+                    _one(opts, target, "afw", n, k, fws_file, profile=True)
                 ratio = fireworks_ratio(got)
                 for side in sides:
                     ok = all(x["ok"] for x in got[side])

@@ -22,12 +22,17 @@ from benchmarks.services import fireworks_python
 __all__ = ["fanin"]
 
 
-def _one(opts: Options, target: Any, side: str, n: int, fws_file: str) -> dict[str, Any]:
+def _one(
+    opts: Options, target: Any, side: str, n: int, fws_file: str, profile: bool = False
+) -> dict[str, Any]:
     name = target.new_name(f"fan{n}{side[:2]}")
+    where = None
+    if profile and opts.profile is not None:
+        where = opts.profile / f"fanin-{target.kind}-{n}.txt"
     try:
         if side == "afw":
             args = {"task": "fanin", "store": target.url(name), "fws_file": fws_file}
-            result = run_afw(args, opts.workdir / "run")
+            result = run_afw(args, opts.workdir / "run", profile=where)
         else:
             args = {"uri": target.server, "db": name, "fws_file": fws_file}
             result = run_fireworks(
@@ -54,6 +59,8 @@ def fanin(opts: Options, notes: list[str]) -> list[dict[str, Any]]:
             for r in range(opts.repeat):
                 for side in sides if r % 2 == 0 else sides[::-1]:
                     got[side].append(_one(opts, target, side, n, fws_file))
+            if opts.profile is not None:  # an extra run, not among the figures
+                _one(opts, target, "afw", n, fws_file, profile=True)
             ratio = fireworks_ratio(got)
             for side in sides:
                 ok = all(x["ok"] for x in got[side])

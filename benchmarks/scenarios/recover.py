@@ -11,6 +11,7 @@ alternating which goes first; each side gets a freshly generated database.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from benchmarks.plan import DEFAULT_SHAPE, Mix
@@ -119,7 +120,10 @@ def recover(opts: Options, notes: list[str]) -> list[dict[str, Any]]:
                 first["ok"] = not problems
                 sweeps.append((first, second))
                 log(f"  sweep 1 {first['wall_s']:.3f} s, sweep 2 {second['wall_s']:.3f} s")
-            _profile_sweep(opts, target, plan, fmt, f"{target.kind}-{n}")
+            slug = re.sub(r"[^A-Za-z0-9.=]+", "_", variant(opts)).strip("_")
+            _profile_sweep(
+                opts, target, plan, fmt, f"{target.kind}-{n}" + (f"-{slug}" if slug else "")
+            )
             ok = all(s[0]["ok"] for s in sweeps)
             common = {"format": fmt, "mix": plan.mix.label(), "setup": setup, "ok": ok}
             for i, phase in enumerate(PHASES):

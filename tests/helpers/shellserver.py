@@ -6,8 +6,9 @@ shell), so quoting and the submission wrapper are exercised for real. Faults are
 
 * ``drop_at_open = N``: abort the connection when the Nth SFTP ``open`` arrives;
 * ``drop_on_exec = word`` with ``drop_when``: abort it the first time a command line containing
-  ``word`` arrives, either ``"before"`` running it (it never runs) or ``"after"`` it ran to the
-  end (it ran, its answer is lost), as OpenSSH leaves a non-tty command running on a drop.
+  ``word`` arrives: ``"before"`` running it (it never runs), ``"during"`` (just after starting it:
+  it goes on running, as OpenSSH leaves a non-tty command running on a drop) or ``"after"`` it
+  ran to the end (it ran, its answer is lost).
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ async def _exec(state: ShellState, process: asyncssh.SSHServerProcess[bytes]) ->
     proc = await asyncio.create_subprocess_shell(
         line, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
+    if drop and state.drop_when == "during":
+        process.channel.get_connection().abort()
+        await proc.communicate()
+        return
     out, err = await proc.communicate()
     if drop:
         process.channel.get_connection().abort()
