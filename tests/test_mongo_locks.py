@@ -197,4 +197,9 @@ async def test_processes_never_check_out_the_same_firework(
     assert sum(1 for proc in workers if proc.returncode == 0) == 4
     async with MongoStore(url) as store:
         assert await store.count_fws({"state": "RUNNING"}) == 45
-        assert sorted(await store.find_launch_ids({})) == list(range(1, 46))
+        launch_ids = await store.find_launch_ids({})
+        # A claim dropped after allocating its launch id leaves a gap in the counter, as
+        # FireWorks' own counter does; what matters is one launch per Firework.
+        assert len(set(launch_ids)) == 45
+        owners = await store.fw_ids_of_launches(launch_ids)
+        assert sorted(fw for fws in owners.values() for fw in fws) == list(range(1, 46))
