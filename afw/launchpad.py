@@ -24,7 +24,7 @@ from afw.errors import AfwError, NotFoundError
 from afw.firework import Firework
 from afw.fworker import FWorker
 from afw.launch import Launch
-from afw.lp_queries import LaunchPadQueries
+from afw.lp_admin import LaunchPadAdmin
 from afw.lp_reruns import LaunchPadReruns, group_by_workflow
 from afw.timeutil import now_iso
 from afw.wflogic import refresh, rerun_fw
@@ -37,7 +37,7 @@ T = TypeVar("T")
 CHECKOUT_SORT: SortSpec = (("spec._priority", -1), ("created_on", 1), ("fw_id", 1))
 
 
-class LaunchPad(LaunchPadReruns, LaunchPadQueries):
+class LaunchPad(LaunchPadReruns, LaunchPadAdmin):
     """Async LaunchPad over a :class:`~afw.db.Store` (SQLite file or MongoDB).
 
     Create it from a store URL, a :class:`StoreConfig`, or an open store; use it as an async

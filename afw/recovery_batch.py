@@ -192,8 +192,8 @@ async def _groups(
     store: Store, work: Sequence[_Work], holders: Mapping[int, list[int]]
 ) -> list[list[_Work]]:
     """One group per workflow (so each workflow is loaded and written once per batch)."""
-    docs = await store.get_wf_docs(sorted({i for w in work for i in holders[w.cand.launch_id]}))
-    wf_of = {int(node): n for n, doc in enumerate(docs) for node in doc.get("nodes") or []}
+    firsts = sorted({holders[w.cand.launch_id][0] for w in work})
+    wf_of = await store.wf_keys_of_fws(firsts)
     groups: dict[Any, list[_Work]] = {}
     for w in work:
         first = holders[w.cand.launch_id][0]
@@ -281,7 +281,7 @@ async def process_batch(
 ) -> None:
     """Apply one batch of statuses (parallel to ``batch``) and update ``summary``.
 
-    Store round trips per batch: one ``fw_ids_of_launches``, one ``get_wf_docs``, one
+    Store round trips per batch: one ``fw_ids_of_launches``, one ``wf_keys_of_fws``, one
     ``update_workflows`` (a second one only when a workflow's group failed and is retried run
     by run), one ``update_offline_runs``. ``echo`` logs every problem as it is found.
     """

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,49 @@ def qenv(tmp_path: Path, **extra: str) -> dict[str, str]:
     }
 
 
+def offline_env(tmp_path: Path) -> dict[str, str]:
+    """:func:`qenv` for offline jobs, which inherit it: a database they cannot open."""
+    return qenv(tmp_path, AFW_LAUNCHPAD=f"sqlite:///{tmp_path}/missing/dir/lp.sqlite")
+
+
+def write_lp_file(tmp_path: Path) -> Path:
+    """``lp.yaml`` naming the test store (for ``-l``, which overrides :func:`offline_env`)."""
+    path = tmp_path / "lp.yaml"
+    path.write_text(f"url: {store_url(tmp_path)}\n")
+    return path
+
+
+@contextmanager
+def store_away(tmp_path: Path) -> Iterator[None]:
+    """The test store (and its WAL files) moved aside meanwhile: jobs run with no database."""
+    names = [n for n in ("lp.sqlite", "lp.sqlite-wal", "lp.sqlite-shm") if (tmp_path / n).exists()]
+    for name in names:
+        (tmp_path / name).rename(tmp_path / f"{name}.away")
+    try:
+        yield
+    finally:
+        for name in names:
+            (tmp_path / f"{name}.away").rename(tmp_path / name)
+
+
 def write_qadapter(path: Path, **doc: Any) -> Path:
     """A my_qadapter.yaml with ``doc`` (``None`` values are left out)."""
     path.write_text(yaml.safe_dump({k: v for k, v in doc.items() if v is not None}))
     return path
+
+
+def slurm_qadapter(partition: str, **extra: Any) -> dict[str, Any]:
+    """A one-node SLURM queue adapter for offline jobs on the test cluster's ``partition``."""
+    return {
+        "_fw_q_type": "SLURM",
+        "rocket_launch": OFFLINE,
+        "pre_rocket": PRE_ROCKET,
+        "queue": partition,
+        "nodes": 1,
+        "ntasks": 1,
+        "walltime": "00:05:00",
+        **extra,
+    }
 
 
 def script_task(command: str) -> dict[str, Any]:

@@ -80,6 +80,39 @@ async def test_write_atomic_into_missing_dir_fails_cleanly(fs: FileSystem, tmp_p
     assert info.value.context["path"].endswith("FW.json")
 
 
+async def test_write_files_atomic_makes_the_dir_and_replaces_every_file(
+    fs: FileSystem, tmp_path: Path
+) -> None:
+    launch = tmp_path / "block_1" / "launcher_1"
+    stale = ("FW_action.json", "FW_ping.json")
+    await fs.write_files_atomic(
+        str(launch), [("FW.json", b'{"fw_id": 1}'), ("FW_offline.json", b"{}")], remove=stale
+    )
+    assert sorted(os.listdir(launch)) == ["FW.json", "FW_offline.json"]
+    assert (launch / "FW.json").read_bytes() == b'{"fw_id": 1}'
+    # A reused dir: the stale result files go, the others are replaced or kept.
+    for name in stale:
+        (launch / name).write_bytes(b"old")
+    await fs.write_files_atomic(str(launch), [("FW.json", b"2"), ("x", b"")], remove=stale)
+    assert sorted(os.listdir(launch)) == ["FW.json", "FW_offline.json", "x"]
+    assert (launch / "FW.json").read_bytes() == b"2"
+    assert (launch / "FW_offline.json").read_bytes() == b"{}"
+
+
+async def test_write_files_atomic_fails_cleanly(fs: FileSystem, tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_bytes(b"")
+    for target in (blocker, blocker / "launcher"):
+        with pytest.raises(AfwError):
+            await fs.write_files_atomic(str(target), [("FW.json", b"{}")])
+    (tmp_path / "d" / "FW.json").mkdir(parents=True)  # a file name taken by a directory
+    with pytest.raises(AfwError):
+        await fs.write_files_atomic(str(tmp_path / "d"), [("a", b"1"), ("FW.json", b"{}")])
+    assert sorted(os.listdir(tmp_path)) == ["blocker", "d"]
+    assert os.listdir(tmp_path / "d") in (["FW.json"], sorted(["FW.json", "a"]))
+    assert not [n for n in os.listdir(tmp_path / "d") if n.endswith(".tmp")]
+
+
 async def test_read_missing_file_is_a_file_format_error(fs: FileSystem, tmp_path: Path) -> None:
     with pytest.raises(FileFormatError) as info:
         await fs.read_bytes(str(tmp_path / "missing.json"))

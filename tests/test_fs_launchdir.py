@@ -158,6 +158,8 @@ async def test_reservation_then_run_round_trip(tmp_path: Path) -> None:
         False,
     )
 
+    assert sorted(os.listdir(launch_dir)) == [FW_JSON, FW_OFFLINE_JSON]
+
     writer = OfflineRunWriter(launch_dir, fw_id=3)
     writer.start(STARTED)
     assert writer.launch_id == 7
@@ -399,6 +401,16 @@ async def test_write_reservation_clears_the_previous_result(tmp_path: Path) -> N
     old.finish("FIZZLED", {}, COMPLETED)
     await write_reservation(LocalFileSystem(), str(tmp_path), b"{}", 4)
     assert sorted(os.listdir(tmp_path)) == [FW_JSON, FW_OFFLINE_JSON]
+
+
+@pytest.mark.anyio
+async def test_write_reservation_with_the_submit_script(tmp_path: Path) -> None:
+    launch_dir = tmp_path / "block_1" / "launcher_1"
+    script = "#!/bin/bash\nrlaunch -l lp.yaml singleshot --offline --fw-id 9\n"
+    await write_reservation(LocalFileSystem(), str(launch_dir), b"{}", 4, submit_script=script)
+    assert sorted(os.listdir(launch_dir)) == sorted([FW_JSON, FW_OFFLINE_JSON, "FW_submit.script"])
+    assert (launch_dir / "FW_submit.script").read_text() == script
+    assert (launch_dir / FW_OFFLINE_JSON).read_bytes() == b'{"launch_id":4}'
 
 
 @pytest.mark.anyio

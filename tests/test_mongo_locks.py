@@ -203,3 +203,34 @@ async def test_processes_never_check_out_the_same_firework(
         assert len(set(launch_ids)) == 45
         owners = await store.fw_ids_of_launches(launch_ids)
         assert sorted(fw for fws in owners.values() for fw in fws) == list(range(1, 46))
+
+
+BUMPER = textwrap.dedent(
+    """
+    import json, sys, anyio
+    from afw.db.mongo import MongoStore
+
+    async def main(url):
+        async with MongoStore(url) as store:
+            print(json.dumps([await store.next_launch_ids(1) for _ in range(150)]))
+
+    anyio.run(main, sys.argv[1])
+    """
+)
+
+
+async def test_concurrent_id_allocations_never_repeat(
+    fresh_mongo_db: tuple[str, str], tmp_path: Path
+) -> None:
+    """Four processes taking launch ids at once get 600 different ones (SecantusDB's
+    findAndModify pre-image repeats ids under this load; afw reads the post-image)."""
+    url = url_of(fresh_mongo_db)
+    async with MongoStore(url) as store:
+        await store.reset()
+    workers = [spawn(tmp_path, BUMPER, url) for _ in range(4)]
+    got: list[int] = []
+    for proc in workers:
+        out, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err[-3000:]
+        got += json.loads(out.strip().splitlines()[-1])
+    assert sorted(got) == list(range(1, 601))

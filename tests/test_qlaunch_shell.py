@@ -11,33 +11,21 @@ from qlhelp import (
     add_wf,
     fw_states,
     launch_info,
+    offline_env,
     ok,
     pending_offline,
     qenv,
+    store_away,
     store_url,
     three_fw_workflow,
     wait_for,
     wait_for_actions,
     wf_state,
+    write_lp_file,
     write_qadapter,
 )
 
 JOB_TIMEOUT = 60
-
-
-def _lp_file(tmp_path: Path) -> str:
-    path = tmp_path / "lp.yaml"
-    path.write_text(f"url: {store_url(tmp_path)}\n")
-    return str(path)
-
-
-def _move_store(tmp_path: Path, suffix: str, back: bool = False) -> None:
-    for name in ("lp.sqlite", "lp.sqlite-wal", "lp.sqlite-shm"):
-        src, dst = tmp_path / name, tmp_path / f"{name}{suffix}"
-        if back:
-            src, dst = dst, src
-        if src.exists():
-            src.rename(dst)
 
 
 def test_offline_reservations_end_to_end(tmp_path: Path) -> None:
@@ -47,9 +35,8 @@ def test_offline_reservations_end_to_end(tmp_path: Path) -> None:
     url = store_url(tmp_path)
     add_wf(url, three_fw_workflow(child_name=name, child_dir=f"run; $(touch {pwned}3)"))
     write_qadapter(tmp_path / "my_qadapter.yaml", _fw_q_type="shell", rocket_launch=OFFLINE)
-    lp_file = _lp_file(tmp_path)
-    # The jobs inherit this environment: a database they cannot open.
-    env = qenv(tmp_path, AFW_LAUNCHPAD=f"sqlite:///{tmp_path}/missing/dir/lp.sqlite")
+    lp_file = str(write_lp_file(tmp_path))
+    env = offline_env(tmp_path)
 
     # One round: the parent is submitted; waiting for its children would need recover_offline.
     first = afw(
@@ -63,9 +50,8 @@ def test_offline_reservations_end_to_end(tmp_path: Path) -> None:
     assert Path(parent_dir).name.startswith("launcher_")
     assert json.loads(Path(parent_dir, "FW_offline.json").read_text()).keys() >= {"launch_id"}
 
-    _move_store(tmp_path, ".away")  # the database is gone while the job runs
-    wait_for_actions([parent_dir], JOB_TIMEOUT)
-    _move_store(tmp_path, ".away", back=True)
+    with store_away(tmp_path):
+        wait_for_actions([parent_dir], JOB_TIMEOUT)
 
     ok(afw("lpad", "-l", lp_file, "recover_offline", env=env, cwd=tmp_path))
     assert fw_states(url) == {1: "COMPLETED", 2: "READY", 3: "READY"}

@@ -9,19 +9,21 @@ from pathlib import Path
 
 from clihelp import afw
 from qlhelp import (
-    OFFLINE,
-    PRE_ROCKET,
     add_wf,
     fw_states,
     launch_info,
+    offline_env,
     ok,
     pending_offline,
     qenv,
     script_task,
+    slurm_qadapter,
+    store_away,
     store_url,
     three_fw_workflow,
     wait_for_actions,
     wf_state,
+    write_lp_file,
     write_qadapter,
 )
 from services import SlurmCluster
@@ -30,17 +32,7 @@ JOB_TIMEOUT = 60
 
 
 def _qadapter(tmp_path: Path, slurm: SlurmCluster, **extra: object) -> None:
-    write_qadapter(
-        tmp_path / "my_qadapter.yaml",
-        _fw_q_type="SLURM",
-        rocket_launch=OFFLINE,
-        pre_rocket=PRE_ROCKET,
-        queue=slurm.partition,
-        nodes=1,
-        ntasks=1,
-        walltime="00:05:00",
-        **extra,
-    )
+    write_qadapter(tmp_path / "my_qadapter.yaml", **slurm_qadapter(slurm.partition, **extra))
 
 
 def test_offline_workflow_end_to_end_on_slurm(tmp_path: Path, slurm: SlurmCluster) -> None:
@@ -49,9 +41,8 @@ def test_offline_workflow_end_to_end_on_slurm(tmp_path: Path, slurm: SlurmCluste
     pwned = tmp_path / "pwned"
     add_wf(url, three_fw_workflow(child_name=f"c; $(touch {pwned})", child_dir="run; $(id)"))
     _qadapter(tmp_path, slurm)
-    lp_file = tmp_path / "lp.yaml"
-    lp_file.write_text(f"url: {url}\n")
-    env = qenv(tmp_path, AFW_LAUNCHPAD=f"sqlite:///{tmp_path}/missing/dir/lp.sqlite")
+    lp_file = write_lp_file(tmp_path)
+    env = offline_env(tmp_path)
 
     def qlaunch(*args: str) -> str:
         return ok(afw("qlaunch", "-l", str(lp_file), *args, env=env, cwd=tmp_path)).stderr
@@ -64,9 +55,8 @@ def test_offline_workflow_end_to_end_on_slurm(tmp_path: Path, slurm: SlurmCluste
     (parent_dir,) = parent["dirs"]
     (reserved,) = [h for h in parent["history"] if h["state"] == "RESERVED"]
     job_id = reserved["reservation_id"]
-    (tmp_path / "lp.sqlite").rename(tmp_path / "lp.sqlite.away")  # no database while it runs
-    wait_for_actions([parent_dir], JOB_TIMEOUT)
-    (tmp_path / "lp.sqlite.away").rename(tmp_path / "lp.sqlite")
+    with store_away(tmp_path):
+        wait_for_actions([parent_dir], JOB_TIMEOUT)
     assert Path(parent_dir, f"parent-{job_id}.out").is_file(), "Slurm output in the launch dir"
 
     recover()

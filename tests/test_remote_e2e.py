@@ -19,17 +19,20 @@ import yaml
 from clihelp import afw, one_line_error
 from qlhelp import (
     OFFLINE,
-    PRE_ROCKET,
     add_wf,
     fw_states,
     launch_info,
+    offline_env,
     ok,
     pending_offline,
     qenv,
+    slurm_qadapter,
+    store_away,
     store_url,
     three_fw_workflow,
     wait_for_actions,
     wf_state,
+    write_lp_file,
 )
 from services import SlurmCluster, SshdService
 
@@ -53,18 +56,6 @@ def write_remotes(tmp_path: Path, sshd: SshdService, name: str, **changes: Any) 
     return path
 
 
-def qadapter(slurm: SlurmCluster) -> dict[str, Any]:
-    return {
-        "_fw_q_type": "SLURM",
-        "rocket_launch": OFFLINE,
-        "pre_rocket": PRE_ROCKET,
-        "queue": slurm.partition,
-        "nodes": 1,
-        "ntasks": 1,
-        "walltime": "00:05:00",
-    }
-
-
 def remote_hosts(url: str) -> set[str]:
     return {la["remote_host"] for la in _launch_docs(url)}
 
@@ -82,13 +73,14 @@ def test_remote_offline_workflow_over_sshd_and_slurm(
     url = store_url(tmp_path)
     pwned = tmp_path / "pwned"
     add_wf(url, three_fw_workflow(child_name=f"c; $(touch {pwned})", child_dir="run; $(id)"))
-    remotes = write_remotes(tmp_path, sshd, "remotes.yaml", qadapter=qadapter(slurm))
+    remotes = write_remotes(
+        tmp_path, sshd, "remotes.yaml", qadapter=slurm_qadapter(slurm.partition)
+    )
     untrusted = tmp_path / "empty_known_hosts"
     untrusted.write_text("")
     bad = write_remotes(tmp_path, sshd, "bad.yaml", known_hosts=str(untrusted))
-    lp_file = tmp_path / "lp.yaml"
-    lp_file.write_text(f"url: {url}\n")
-    env = qenv(tmp_path, AFW_LAUNCHPAD=f"sqlite:///{tmp_path}/missing/dir/lp.sqlite")
+    lp_file = write_lp_file(tmp_path)
+    env = offline_env(tmp_path)
     cluster = tmp_path / "cluster"
 
     def qlaunch(*args: str) -> str:
@@ -102,9 +94,8 @@ def test_remote_offline_workflow_over_sshd_and_slurm(
     (parent_dir,) = launch_info(url)[1]["dirs"]
     assert parent_dir.startswith(f"{cluster}/block_")
     assert remote_hosts(url) == {f"{sshd.user}@{sshd.host}:{sshd.port}"}
-    (tmp_path / "lp.sqlite").rename(tmp_path / "lp.sqlite.away")  # no database while it runs
-    wait_for_actions([parent_dir], JOB_TIMEOUT)
-    (tmp_path / "lp.sqlite.away").rename(tmp_path / "lp.sqlite")
+    with store_away(tmp_path):
+        wait_for_actions([parent_dir], JOB_TIMEOUT)
 
     refused = recover(bad)  # read over SSH, not from the local disk: an untrusted key stops it
     assert refused.returncode == 1 and fw_states(url)[1] == "RESERVED"

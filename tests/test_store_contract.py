@@ -201,6 +201,17 @@ async def test_documents_have_fireworks_shapes(store: Store) -> None:
     assert await store.get_wf_docs([99]) == []
 
 
+async def test_wf_keys_of_fws(store: Store) -> None:
+    await insert(store, chain(3, name="a"), independent(2, name="b"))
+    keys = await store.wf_keys_of_fws([5, 1, 3, 99, 4, 2])
+    assert set(keys) == {1, 2, 3, 4, 5}
+    assert keys[1] == keys[2] == keys[3]
+    assert keys[4] == keys[5] != keys[1]
+    assert all(isinstance(k, str) for k in keys.values())
+    assert await store.wf_keys_of_fws([]) == {}
+    assert await store.wf_keys_of_fws([99]) == {}
+
+
 async def test_get_fws_in_order_asked(store: Store) -> None:
     await insert(store, chain(3))
     fws = await store.get_fws([3, 42, 1])

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import inspect
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.taskrun import run
 
 from afw.action import FWAction
 from afw.errors import TaskError, TaskParamError
 from afw.tasks import load_task
-from afw.tasks.context import TaskContext, task_context
 from afw.tasks.pytask import PyTask, import_callable
 
 pytestmark = pytest.mark.anyio
-
-
-async def run(task: Any, launch_dir: Path, spec: dict[str, Any] | None = None) -> Any:
-    token = task_context.set(TaskContext(launch_dir=launch_dir))
-    try:
-        result = task.run_task(spec if spec is not None else {})
-        return await result if inspect.isawaitable(result) else result
-    finally:
-        task_context.reset(token)
 
 
 async def test_dotted_function_with_one_output(tmp_path: Path) -> None:

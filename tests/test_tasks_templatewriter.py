@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.taskrun import run
 
 from afw.errors import TaskError, TaskParamError
 from afw.tasks import load_task
-from afw.tasks.context import TaskContext, task_context
 from afw.tasks.templatewriter import TemplateWriterTask
 
 pytestmark = pytest.mark.anyio
-
-
-async def run(task: Any, launch_dir: Path, spec: dict[str, Any] | None = None) -> Any:
-    token = task_context.set(TaskContext(launch_dir=launch_dir))
-    try:
-        result = task.run_task(spec if spec is not None else {})
-        return await result if inspect.isawaitable(result) else result
-    finally:
-        task_context.reset(token)
 
 
 @pytest.fixture

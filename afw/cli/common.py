@@ -12,7 +12,7 @@ from cyclopts import Parameter
 
 from afw.config import StoreConfig, load_fworker, locate_launchpad
 from afw.db.query import parse_query
-from afw.errors import ConfigError, QueryError
+from afw.errors import ConfigError, QueryError, StateError
 from afw.fworker import FWorker
 from afw.launchpad import LaunchPad
 from afw.serialize import dump_json
@@ -24,12 +24,14 @@ __all__ = [
     "IdsOpt",
     "LaunchModeOpt",
     "NameOpt",
+    "PasswordOpt",
     "QueryOpt",
     "StateOpt",
     "emit",
     "fw_selection",
     "launchpad",
     "parse_ids",
+    "require_ids",
     "run_async",
 ]
 
@@ -64,6 +66,8 @@ StateOpt = Annotated[str | None, Parameter(name=["-s", "--state"], help="state, 
 QueryOpt = Annotated[
     str | None, Parameter(name=["-q", "--query"], help="MongoDB-style filter as JSON")
 ]
+PasswordOpt = Annotated[str | None, Parameter(show=False)]
+"""FireWorks' ``--password`` on bulk commands: accepted for compatibility, not checked."""
 LaunchModeOpt = Annotated[
     bool,
     Parameter(
@@ -137,6 +141,12 @@ def fw_selection(
     if name and not launch_mode:
         flt["name"] = name
     return None, flt
+
+
+def require_ids(ids: Sequence[int], what: str = "Fireworks", outcome: str = "changed") -> None:
+    """Fail with one line when the selection matched nothing (so nothing was ``outcome``)."""
+    if not ids:
+        raise StateError(f"no {what} match the selection; nothing {outcome}")
 
 
 def emit(value: Any, *, table: Callable[[Any], None] | None = None) -> None:

@@ -14,16 +14,18 @@ from afw.cli.common import (
     IdsOpt,
     LaunchModeOpt,
     NameOpt,
+    PasswordOpt,
     QueryOpt,
     StateOpt,
     emit,
     fw_selection,
     launchpad,
+    require_ids,
     run_async,
 )
 from afw.cli.lpad_show import fw_view, print_table
 from afw.db.query import parse_query
-from afw.errors import ConfigError, StateError
+from afw.errors import ConfigError
 from afw.launchpad import LaunchPad
 from afw.serialize import load_workflow_file
 
@@ -116,9 +118,16 @@ async def select_wf_ids(
     return result
 
 
-def _need(ids: list[int], what: str = "Fireworks") -> None:
-    if not ids:
-        raise StateError(f"no {what} match the selection; nothing changed")
+def _check_display(display_format: str) -> None:
+    if display_format not in _DISPLAY:
+        raise ConfigError(f"-d must be one of {', '.join(_DISPLAY)}")
+
+
+def _table(display_format: str, columns: list[str]) -> Callable[[Any], None] | None:
+    """The terminal table for ``-d less`` and ``-d more`` (the other formats print JSON)."""
+    if display_format not in ("less", "more"):
+        return None
+    return lambda rows: print_table(rows, columns)
 
 
 @command("reset")
@@ -179,8 +188,7 @@ def get_fws(
     max: MaxOpt = 0,
 ) -> None:
     """Show Fireworks matching the selection."""
-    if display_format not in _DISPLAY:
-        raise ConfigError(f"-d must be one of {', '.join(_DISPLAY)}")
+    _check_display(display_format)
 
     async def go() -> Any:
         async with launchpad() as lp:
@@ -188,20 +196,14 @@ def get_fws(
             ids = await select_fw_ids(
                 lp, fw_id, name, state, query, launch_mode, required=False, sort=order, limit=max
             )
-            if display_format == "count":
-                return len(ids)
-            if display_format == "ids":
-                return ids
+            if display_format in ("count", "ids"):
+                return len(ids) if display_format == "count" else ids
             fws = await lp.store.get_fws(ids)
             if display_format == "all":
                 return [await lp.get_fw_dict_by_id(fw.fw_id) for fw in fws]
             return [fw_view(fw, display_format) for fw in fws]
 
-    result = run_async(go)
-    table = None
-    if display_format in ("less", "more"):
-        table = lambda rows: print_table(rows, ["fw_id", "name", "state", "created_on"])  # noqa: E731
-    emit(result, table=table)
+    emit(run_async(go), table=_table(display_format, ["fw_id", "name", "state", "created_on"]))
 
 
 @command("get_wflows", "get_wfs")
@@ -217,26 +219,19 @@ def get_wflows(
     max: MaxOpt = 0,
 ) -> None:
     """Show workflows matching the selection."""
-    if display_format not in _DISPLAY:
-        raise ConfigError(f"-d must be one of {', '.join(_DISPLAY)}")
+    _check_display(display_format)
 
     async def go() -> Any:
         async with launchpad() as lp:
             ids = await select_wf_ids(
                 lp, fw_id, name, state, query, required=False, sort=_sort(sort, rsort), limit=max
             )
-            if display_format == "count":
-                return len(ids)
-            if display_format == "ids":
-                return ids
+            if display_format in ("count", "ids"):
+                return len(ids) if display_format == "count" else ids
             return await lp.get_wf_summaries(ids, display_format)
 
-    result = run_async(go)
-    table = None
-    if display_format in ("less", "more"):
-        cols = ["fw_id", "name", "state", "states_list", "created_on"]
-        table = lambda rows: print_table(rows, cols)  # noqa: E731
-    emit(result, table=table)
+    cols = ["fw_id", "name", "state", "states_list", "created_on"]
+    emit(run_async(go), table=_table(display_format, cols))
 
 
 def _fw_state_command(cmd: str, method: str, doc: str) -> None:
@@ -247,12 +242,12 @@ def _fw_state_command(cmd: str, method: str, doc: str) -> None:
         state: StateOpt = None,
         query: QueryOpt = None,
         launch_mode: LaunchModeOpt = False,
-        password: Annotated[str | None, Parameter(show=False)] = None,
+        password: PasswordOpt = None,
     ) -> None:
         async def go() -> tuple[list[int], list[int]]:
             async with launchpad() as lp:
                 ids = await select_fw_ids(lp, fw_id, name, state, query, launch_mode)
-                _need(ids)
+                require_ids(ids)
                 changed: list[int] = await getattr(lp, method)(ids)
                 return ids, changed
 
@@ -288,12 +283,12 @@ def _wf_command(cmd: str, doc: str, *aliases: str) -> Callable[[WfOp], WfOp]:
             query: QueryOpt = None,
             defuse_all_states: Annotated[bool, Parameter(name="--defuse-all-states")] = True,
             ldirs: Annotated[bool, Parameter(name="--ldirs", negative="")] = False,
-            password: Annotated[str | None, Parameter(show=False)] = None,
+            password: PasswordOpt = None,
         ) -> None:
             async def go() -> list[int]:
                 async with launchpad() as lp:
                     ids = await select_wf_ids(lp, fw_id, name, state, query)
-                    _need(ids, "workflows")
+                    require_ids(ids, "workflows")
                     return [i for i in ids if await op(lp, i, defuse_all_states, ldirs)]
 
             changed = run_async(go)
@@ -352,7 +347,7 @@ def set_priority(
     async def go() -> list[int]:
         async with launchpad() as lp:
             ids = await select_fw_ids(lp, fw_id, name, state, query, launch_mode)
-            _need(ids)
+            require_ids(ids)
             if wf:
                 docs = await lp.store.get_wf_docs(ids)
                 ids = sorted({int(n) for d in docs for n in d["nodes"]})
@@ -379,7 +374,7 @@ def update_fws(
     async def go() -> tuple[list[int], list[int]]:
         async with launchpad() as lp:
             ids = await select_fw_ids(lp, fw_id, name, state, query, launch_mode)
-            _need(ids)
+            require_ids(ids)
             return ids, await lp.update_spec(ids, changes)
 
     ids, changed = run_async(go)

@@ -27,16 +27,18 @@ from afw.cli.common import (
     IdsOpt,
     LaunchModeOpt,
     NameOpt,
+    PasswordOpt,
     QueryOpt,
     StateOpt,
     emit,
     launchpad,
     parse_ids,
+    require_ids,
     run_async,
 )
 from afw.cli.lpad import command, select_fw_ids
 from afw.config import load_fworker
-from afw.errors import ConfigError, StateError
+from afw.errors import ConfigError
 from afw.recovery import RecoverySummary, recover_offline
 from afw.recovery_remote import RemoteDirs
 from afw.ssh.remotes import load_remotes
@@ -204,7 +206,7 @@ def forget_offline(
         list[str] | None,
         Parameter(name=["--launch-ids", "--launch_ids"], help="offline runs by launch id"),
     ] = None,
-    password: Annotated[str | None, Parameter(show=False)] = None,
+    password: PasswordOpt = None,
 ) -> None:
     """Stop recovering the offline runs of the selected Fireworks (or --launch-ids).
 
@@ -219,8 +221,7 @@ def forget_offline(
             if by_launch:
                 return await lp.forget_offline(launch_ids=by_launch)
             ids = await select_fw_ids(lp, fw_id, name, state, query, launch_mode)
-            if not ids:
-                raise StateError("no Fireworks match the selection; nothing forgotten")
+            require_ids(ids, outcome="forgotten")
             return await lp.forget_offline(fw_ids=ids)
 
     count = run_async(go)

@@ -14,14 +14,16 @@ from afw.cli.common import (
     IdsOpt,
     LaunchModeOpt,
     NameOpt,
+    PasswordOpt,
     QueryOpt,
     StateOpt,
     emit,
     launchpad,
+    require_ids,
     run_async,
 )
 from afw.cli.lpad import command, select_fw_ids
-from afw.errors import ConfigError, StateError
+from afw.errors import ConfigError
 from afw.launchpad import LaunchPad
 from afw.reruns import RerunReport
 
@@ -112,7 +114,7 @@ def rerun_fws(
     dry_run: Annotated[
         bool, Parameter(name="--dry-run", negative="", help="print what would be rerun")
     ] = False,
-    password: Annotated[str | None, Parameter(show=False)] = None,
+    password: PasswordOpt = None,
 ) -> None:
     """Rerun Fireworks and their non-WAITING descendants (their launches are archived).
 
@@ -131,8 +133,7 @@ def rerun_fws(
     async def go() -> tuple[RerunReport, list[str]]:
         async with launchpad() as lp:
             ids = await select_fw_ids(lp, fw_id, name, state, query, launch_mode)
-            if not ids:
-                raise StateError("no Fireworks match the selection; nothing rerun")
+            require_ids(ids, outcome="rerun")
             unseen = await _unseen_dirs(lp, ids) if mode else []
             report = await lp.rerun_fws_report(
                 ids,

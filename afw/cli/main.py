@@ -47,7 +47,7 @@ def _globals(lpad_file: str | None, fworker_file: str | None, verbose: bool, jso
 
 # Modules that register commands on each sub-app (imported only when that app is used).
 _MODULES = {
-    "lpad": ("lpad", "lpad_rerun", "lpad_offline"),
+    "lpad": ("lpad", "lpad_rerun", "lpad_offline", "lpad_admin"),
     "rlaunch": ("rlaunch",),
     "qlaunch": ("qlaunch",),
 }

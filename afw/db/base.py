@@ -84,6 +84,17 @@ class Store(Protocol):
         """Delete every workflow, Firework, launch and offline run; restart ids at 1."""
         ...
 
+    async def tuneup(self, *, full: bool = False) -> None:
+        """Create missing indexes and refresh the query planner's statistics; ``full`` also
+        compacts the storage (FireWorks ``lpad admin tuneup [--full]``)."""
+        ...
+
+    async def unlock_workflows(self, fw_ids: Sequence[int]) -> int:
+        """Force-release the locks of the workflows holding ``fw_ids``; returns how many were
+        locked (a store without persistent locks returns 0). A write recorded in a workflow
+        by a crashed writer stays there, for the next writer to complete."""
+        ...
+
     # -- workflows --------------------------------------------------------------------------------
 
     async def insert_workflows(self, wfs: Sequence[Workflow]) -> list[dict[int, int]]:
@@ -180,6 +191,11 @@ class Store(Protocol):
 
     async def fw_ids_of_launches(self, launch_ids: Sequence[int]) -> dict[int, list[int]]:
         """For each launch id, the Fireworks listing it as a current launch."""
+        ...
+
+    async def wf_keys_of_fws(self, fw_ids: Sequence[int]) -> dict[int, str]:
+        """For each stored Firework among ``fw_ids``, a key naming its workflow: Fireworks of
+        one workflow share a key. Cheap (no workflow document is loaded); for grouping work."""
         ...
 
     # -- launches -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ What afw adds to a FireWorks database is listed in docs/mongodb.md.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -51,6 +52,8 @@ from afw.launch import Launch
 from afw.workflow import Workflow
 
 __all__ = ["MongoStore"]
+
+log = logging.getLogger("afw.db.mongo")
 
 T = TypeVar("T")
 
@@ -189,6 +192,17 @@ class MongoStore:
         async with self._op("reset") as p:
             await book.reset(p.cols)
 
+    async def tuneup(self, *, full: bool = False) -> None:
+        async with self._op("tuneup") as p:
+            await ensure_indexes(p.cols, self.options.user_indices, self.options.wf_user_indices)
+            if full:
+                for warning in await book.compact(p.cols):
+                    log.warning("%s", warning)
+
+    async def unlock_workflows(self, fw_ids: Sequence[int]) -> int:
+        async with self._op("unlock_workflows") as p:
+            return await book.unlock_workflows(p.cols, fw_ids)
+
     # -- workflows --------------------------------------------------------------------------------
 
     async def insert_workflows(self, wfs: Sequence[Workflow]) -> list[dict[int, int]]:
@@ -245,6 +259,10 @@ class MongoStore:
     async def get_wf_docs(self, fw_ids: Sequence[int]) -> list[dict[str, Any]]:
         async with self._op("get_wf_docs") as p:
             return await reads.get_wf_docs(p.cols, fw_ids)
+
+    async def wf_keys_of_fws(self, fw_ids: Sequence[int]) -> dict[int, str]:
+        async with self._op("wf_keys_of_fws") as p:
+            return await reads.wf_keys_of_fws(p.cols, fw_ids)
 
     async def find_fw_ids(
         self, query: Mapping[str, Any], sort: SortSpec = (), limit: int = 0

@@ -145,3 +145,29 @@ async def reset(cols: Collections) -> None:
     for name in ("afw_journal", "fw_gridfs.files", "fw_gridfs.chunks"):
         await cols.db[name].delete_many({})
     await reset_counter(cols)
+
+
+async def unlock_workflows(cols: Collections, fw_ids: Sequence[int]) -> int:
+    """FireWorks' ``lpad admin unlock``: clear the lock fields (FireWorks' and afw's) of the
+    workflows holding ``fw_ids``. A pending ``afw_journal`` stays: the next writer replays it."""
+    from afw.db.mongo_lock import LOCK_FIELDS
+
+    result = await cols.workflows.update_many(
+        {"nodes": {"$in": sorted({int(i) for i in fw_ids})}, "locked": {"$exists": True}},
+        {"$unset": dict.fromkeys(LOCK_FIELDS, "")},
+    )
+    return int(result.modified_count)
+
+
+async def compact(cols: Collections) -> list[str]:
+    """``compact`` the Firework and launch collections (FireWorks ``tuneup --full``); returns
+    one warning per collection the server would not compact (not every server implements it)."""
+    from pymongo.errors import OperationFailure
+
+    warnings: list[str] = []
+    for name in (cols.fireworks.name, cols.launches.name):
+        try:
+            await cols.db.command("compact", name)
+        except OperationFailure as exc:
+            warnings.append(f"compact {name}: {exc.details.get('errmsg') if exc.details else exc}")
+    return warnings

@@ -245,5 +245,5 @@ def _locked_message(fw_id: int, doc: Mapping[str, Any], wait_secs: float) -> str
     return (
         f"the workflow of Firework {fw_id} stayed locked (by FireWorks, no lease) for more than "
         f"{wait_secs:.0f} s; if no FireWorks process is running, clear it with "
-        f"`lpad admin unlock -i {fw_id}`"
+        f"`afw lpad admin unlock -i {fw_id}`"
     )

@@ -27,6 +27,7 @@ __all__ = [
     "get_launches",
     "get_wf_docs",
     "load_workflow",
+    "wf_keys_of_fws",
 ]
 
 _PAGE: Final = 1000
@@ -172,3 +173,14 @@ async def find_wf_ids(
     cursor = cols.workflows.find(dict(query), {"nodes": 1})
     cursor = cursor.sort(ordered(sort, "_id")).limit(max(limit, 0))
     return [min(int(n) for n in d["nodes"]) async for d in cursor if d.get("nodes")]
+
+
+async def wf_keys_of_fws(cols: Collections, fw_ids: Sequence[int]) -> dict[int, str]:
+    wanted = _ints(fw_ids)
+    cursor = cols.workflows.find({"nodes": {"$in": wanted}}, {"nodes": 1})
+    keep = set(wanted)
+    out: dict[int, str] = {}
+    async for doc in cursor:
+        key = str(doc["_id"])
+        out.update((int(n), key) for n in doc.get("nodes") or [] if int(n) in keep)
+    return out

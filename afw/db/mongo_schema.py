@@ -137,13 +137,18 @@ async def reset_counter(cols: Collections) -> None:
 
 
 async def bump_counter(cols: Collections, key: str, n: int) -> int:
-    """Reserve ``n`` ids of ``next_fw_id`` / ``next_launch_id``; returns the first."""
+    """Reserve ``n`` ids of ``next_fw_id`` / ``next_launch_id``; returns the first.
+
+    The first id is read from the post-image (``AFTER`` minus ``n``): some MongoDB-wire servers
+    (SecantusDB 0.7.0b3) build the pre-image of a concurrent ``findAndModify`` from a stale read
+    and hand the same id to two callers, while their post-image is exact.
+    """
     for _ in range(2):
         doc = await cols.counters.find_one_and_update(
-            {}, {"$inc": {key: n}}, projection={key: 1}, return_document=ReturnDocument.BEFORE
+            {}, {"$inc": {key: n}}, projection={key: 1}, return_document=ReturnDocument.AFTER
         )
         if doc is not None and key in doc:
-            return int(doc[key])
+            return int(doc[key]) - n
         if doc is not None:
             raise StoreError(f"fw_id_assigner has no {key}: the database needs `lpad reset`")
         await ensure_counter(cols)

@@ -11,11 +11,13 @@ array traversal).  Negated operators (``$ne``, ``$nin``, ``$not``, ``$exists: fa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "COMPARISONS",
     "And",
     "AndP",
     "Cmp",
@@ -39,6 +41,15 @@ __all__ = [
 ]
 
 
+COMPARISONS: Mapping[str, Callable[[Any, Any], bool]] = {
+    "$gt": operator.gt,
+    "$gte": operator.ge,
+    "$lt": operator.lt,
+    "$lte": operator.le,
+}
+"""The ordering operators of :class:`Cmp`, each with the Python test it stands for."""
+
+
 # ---- predicates on one value ------------------------------------------------------------------
 
 
@@ -51,7 +62,7 @@ class Eq:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Cmp:
-    """``op`` is one of ``$gt $gte $lt $lte``; only values of ``value``'s type bracket match."""
+    """``op`` is one of :data:`COMPARISONS`; only values of ``value``'s type bracket match."""
 
     op: str
     value: Any

@@ -11,11 +11,11 @@ yields its elements and then itself, except for ``$size``/``$elemMatch``/``$exis
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from afw.db.query_ast import (
+    COMPARISONS,
     And,
     AndP,
     Cmp,
@@ -42,8 +42,6 @@ __all__ = ["DocTest", "array_offset", "compile_node", "iter_path"]
 
 DocTest = Callable[[Mapping[str, Any]], bool]
 _ValueTest = Callable[[Any], bool]
-
-_ORDER = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
 
 
 def array_offset(component: str) -> int | None:
@@ -156,7 +154,7 @@ def _eq_test(expected: Any) -> _ValueTest:
 
 
 def _cmp_test(op: str, bound: Any) -> _ValueTest:
-    order, bracket = _ORDER[op], rank(bound)
+    order, bracket = COMPARISONS[op], rank(bound)
     if bracket in (OBJECT, ARRAY):
         return lambda v: rank(v) == bracket and order(compare(v, bound), 0)
     return lambda v: rank(v) == bracket and order(v, bound)

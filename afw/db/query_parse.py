@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from afw.db.query_ast import (
+    COMPARISONS,
     And,
     AndP,
     Cmp,
@@ -33,7 +34,6 @@ from afw.errors import QueryError
 __all__ = ["parse_filter"]
 
 LOGICAL = ("$and", "$or", "$nor")
-COMPARISONS = ("$gt", "$gte", "$lt", "$lte")
 
 
 def parse_filter(query: Mapping[str, Any]) -> Node:

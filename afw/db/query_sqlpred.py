@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from afw.db.query_ast import (
+    COMPARISONS,
     And,
     Cmp,
     Const,
@@ -141,13 +142,9 @@ def compare_sql(ref: Ref, op: str, value: Any) -> Sql:
     if bracket == STRING:
         return _typed(ref, "= 'text'", symbol, value)
     if bracket == BOOL:
-        names = [n for b, n in ((False, "'false'"), (True, "'true'")) if _holds(op, b, value)]
+        names = [n for b, n in ((False, "'false'"), (True, "'true'")) if COMPARISONS[op](b, value)]
         return Sql(f"{ref.type} IN ({','.join(names)})") if names else Sql("0")
     return _container_cmp(ref, symbol, value)
-
-
-def _holds(op: str, left: bool, right: bool) -> bool:
-    return {"$gt": left > right, "$gte": left >= right, "$lt": left < right}.get(op, left <= right)
 
 
 def _container_cmp(ref: Ref, symbol: str, value: Any) -> Sql:

@@ -32,9 +32,11 @@ import anyio.to_thread
 
 from afw.changeset import ChangeSet
 from afw.db import sqlite_bookkeeping as book
+from afw.db import sqlite_many as many
 from afw.db import sqlite_reads as reads
 from afw.db import sqlite_update as upd
 from afw.db.base import OfflineRun, SortSpec, UpdateContext, WorkflowFn
+from afw.db.sqlite_batch import GroupCommit
 from afw.db.sqlite_schema import connect, path_from_url, translate_error
 from afw.errors import StoreError
 from afw.firework import Firework
@@ -67,6 +69,7 @@ class SQLiteStore:
         self._conn: sqlite3.Connection | None = None
         self._closed = False
         self._lock = anyio.Lock()
+        self.group_commit = GroupCommit()
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.url!r})"
@@ -117,8 +120,33 @@ class SQLiteStore:
             except sqlite3.Error as exc:
                 raise translate_error(exc, op, **context) from exc
 
+    def _open_conn(self, op: str) -> sqlite3.Connection:
+        if self._conn is None:
+            message = "store is closed" if self._closed else "store is not open"
+            raise StoreError(message, url=self.url, op=op)
+        return self._conn
+
+    async def _call_batched(
+        self, op: str, work: Callable[[sqlite3.Connection], R], **context: Any
+    ) -> R:
+        """Like :meth:`_call`, but concurrent calls share one transaction (group commit,
+        :mod:`afw.db.sqlite_batch`). ``work`` must make all its writes inside
+        :func:`~afw.db.sqlite_schema.immediate` (which joins the batch's transaction) and may
+        run twice (again on its own when another operation of its batch fails)."""
+        try:
+            return await self.group_commit.run(self._lock, lambda: self._open_conn(op), work)
+        except sqlite3.Error as exc:
+            raise translate_error(exc, op, **context) from exc
+
     async def reset(self) -> None:
         await self._call("reset", book.reset)
+
+    async def tuneup(self, *, full: bool = False) -> None:
+        await self._call("tuneup", lambda c: book.tuneup(c, full))
+
+    async def unlock_workflows(self, fw_ids: Sequence[int]) -> int:
+        """SQLite holds no lock beyond a transaction: nothing to release."""
+        return 0
 
     # -- workflows --------------------------------------------------------------------------------
 
@@ -137,7 +165,7 @@ class SQLiteStore:
     ) -> list[tuple[T, ChangeSet] | Exception]:
         """All items in one ``BEGIN IMMEDIATE`` transaction (one worker-thread hop)."""
         batch = list(items)
-        return await self._call("update_workflows", lambda c: upd.update_workflows(c, batch))
+        return await self._call("update_workflows", lambda c: many.update_workflows(c, batch))
 
     async def checkout(
         self,
@@ -145,7 +173,7 @@ class SQLiteStore:
         sort: SortSpec,
         fn: Callable[[Workflow, UpdateContext, int], T],
     ) -> tuple[T, ChangeSet] | None:
-        return await self._call("checkout", lambda c: upd.checkout(c, query, sort, fn))
+        return await self._call_batched("checkout", lambda c: upd.checkout(c, query, sort, fn))
 
     async def load_workflow(self, fw_id: int) -> Workflow:
         return await self._call(
@@ -202,6 +230,9 @@ class SQLiteStore:
             "fw_ids_of_launches", lambda c: reads.fw_ids_of_launches(c, launch_ids)
         )
 
+    async def wf_keys_of_fws(self, fw_ids: Sequence[int]) -> dict[int, str]:
+        return await self._call("wf_keys_of_fws", lambda c: reads.wf_keys_of_fws(c, fw_ids))
+
     # -- launches ---------------------------------------------------------------------------------
 
     async def next_launch_ids(self, n: int) -> int:
@@ -217,7 +248,7 @@ class SQLiteStore:
         )
 
     async def update_launch_fields(self, launch_id: int, fields: Mapping[str, Any]) -> None:
-        await self._call(
+        await self._call_batched(
             "update_launch_fields",
             lambda c: book.update_launch_fields(c, launch_id, fields),
             launch_id=launch_id,
@@ -226,7 +257,7 @@ class SQLiteStore:
     # -- offline runs -----------------------------------------------------------------------------
 
     async def add_offline_runs(self, runs: Sequence[OfflineRun]) -> None:
-        await self._call("add_offline_runs", lambda c: book.add_offline_runs(c, runs))
+        await self._call_batched("add_offline_runs", lambda c: book.add_offline_runs(c, runs))
 
     async def pending_offline_runs(
         self, after_launch_id: int, limit: int, launch_ids: Sequence[int] | None = None

@@ -225,3 +225,13 @@ def reset(conn: sqlite3.Connection) -> None:
             "INSERT OR REPLACE INTO counters (name, value)"
             " VALUES ('next_fw_id', 1), ('next_launch_id', 1)"
         )
+
+
+def tuneup(conn: sqlite3.Connection, full: bool) -> None:
+    """Refresh the planner's statistics; ``full`` also rebuilds the file without free pages
+    (``VACUUM``, which needs no other connection writing meanwhile)."""
+    conn.execute("ANALYZE")
+    conn.execute("PRAGMA optimize")
+    if full:
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

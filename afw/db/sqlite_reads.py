@@ -34,6 +34,7 @@ __all__ = [
     "get_launches",
     "get_wf_docs",
     "load_workflow",
+    "wf_keys_of_fws",
 ]
 
 _NO_LIMIT = -1
@@ -196,3 +197,11 @@ def fw_ids_of_launches(conn: sqlite3.Connection, launch_ids: Sequence[int]) -> d
     for launch_id, fw_id in rows:
         out[launch_id].append(fw_id)
     return out
+
+
+def wf_keys_of_fws(conn: sqlite3.Connection, fw_ids: Sequence[int]) -> dict[int, str]:
+    rows = conn.execute(
+        "SELECT fw_id, wf_id FROM fireworks WHERE fw_id IN (SELECT value FROM json_each(?))",
+        (id_list(fw_ids),),
+    )
+    return {int(fw_id): str(wf_id) for fw_id, wf_id in rows}

@@ -16,6 +16,8 @@ __all__ = [
     "build_firework",
     "current_launch_docs",
     "fw_docs_by_id",
+    "fw_row",
+    "launch_row",
     "wf_doc",
     "write_fireworks",
     "write_launches",
@@ -47,7 +49,7 @@ def _hot(value: Any) -> Any:
     return None
 
 
-def _fw_row(fw: Firework, wf_id: int) -> tuple[Any, ...]:
+def fw_row(fw: Firework, wf_id: int) -> tuple[Any, ...]:
     spec = fw.spec
     return (
         fw.fw_id,
@@ -67,7 +69,7 @@ def write_fireworks(conn: sqlite3.Connection, wf_id: int, fws: Sequence[Firework
     """Upsert Firework documents with their hot columns and their fw_launches rows."""
     if not fws:
         return
-    conn.executemany(_UPSERT_FW, [_fw_row(fw, wf_id) for fw in fws])
+    conn.executemany(_UPSERT_FW, [fw_row(fw, wf_id) for fw in fws])
     conn.executemany("DELETE FROM fw_launches WHERE fw_id = ?", [(fw.fw_id,) for fw in fws])
     # Archived rows first so that a launch both archived and current ends up current.
     archived = [(fw.fw_id, lid, 1) for fw in fws for lid in fw.archived_launch_ids]
@@ -75,8 +77,12 @@ def write_fireworks(conn: sqlite3.Connection, wf_id: int, fws: Sequence[Firework
     conn.executemany("INSERT OR REPLACE INTO fw_launches VALUES (?, ?, ?)", archived + current)
 
 
+def launch_row(launch: Launch) -> tuple[Any, ...]:
+    return (launch.launch_id, launch.fw_id, launch.state, dumps(launch.to_db_dict()))
+
+
 def write_launches(conn: sqlite3.Connection, launches: Iterable[Launch]) -> None:
-    rows = [(la.launch_id, la.fw_id, la.state, dumps(la.to_db_dict())) for la in launches]
+    rows = [launch_row(la) for la in launches]
     if rows:
         conn.executemany(_UPSERT_LAUNCH, rows)
 

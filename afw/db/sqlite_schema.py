@@ -4,6 +4,7 @@ error translation and the JSON codec. Everything here is blocking and runs in a 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,7 @@ __all__ = [
     "loads",
     "path_from_url",
     "read_tx",
+    "shared_transaction",
     "translate_error",
 ]
 
@@ -147,7 +149,33 @@ def connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
 @contextmanager
 def immediate(conn: sqlite3.Connection) -> Iterator[None]:
     """A write transaction that takes the database write lock up front (``BEGIN IMMEDIATE``),
-    so two processes never both read-then-write the same rows. Rolls back on any exception."""
+    so two processes never both read-then-write the same rows. Rolls back on any exception.
+
+    Inside a write transaction already open it is a savepoint instead (an exception undoes
+    this block's writes only); inside a :func:`shared_transaction` it simply joins that one."""
+    if getattr(_shared, "conn", None) is conn:
+        yield
+        return
+    yield from (_savepoint(conn) if conn.in_transaction else _transaction(conn))
+
+
+_shared = threading.local()
+
+
+@contextmanager
+def shared_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction for several operations (group commit, :mod:`afw.db.sqlite_batch`):
+    their :func:`immediate` blocks join it, without a savepoint each, so an exception anywhere
+    rolls all of it back."""
+    with immediate(conn):
+        _shared.conn = conn
+        try:
+            yield
+        finally:
+            _shared.conn = None
+
+
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
@@ -156,6 +184,18 @@ def immediate(conn: sqlite3.Connection) -> Iterator[None]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("SAVEPOINT afw_nested")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK TO afw_nested")
+            conn.execute("RELEASE afw_nested")
+        raise
+    conn.execute("RELEASE afw_nested")
 
 
 @contextmanager

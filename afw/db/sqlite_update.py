@@ -30,8 +30,8 @@ __all__ = [
     "checkout",
     "insert_workflows",
     "order_by",
+    "run_update",
     "update_workflow",
-    "update_workflows",
 ]
 
 T = TypeVar("T")
@@ -53,11 +53,29 @@ class Snapshot:
         ).fetchone()
         if wf_row is None:
             raise NotFoundError(f"Firework {fw_id} has no workflow document", fw_id=fw_id)
-        self.state, self.name, self.created_on, self.updated_on, doc_text = wf_row
-        self.fw_states: dict[int, str] = dict(
-            conn.execute("SELECT fw_id, state FROM fireworks WHERE wf_id = ?", (self.wf_id,))
-        )
-        doc = loads(doc_text)
+        *head, doc_text = wf_row
+        states = conn.execute("SELECT fw_id, state FROM fireworks WHERE wf_id = ?", (self.wf_id,))
+        self._fill(head, loads(doc_text), dict(states))
+
+    @classmethod
+    def from_rows(
+        cls,
+        conn: sqlite3.Connection,
+        wf_id: int,
+        head: Sequence[Any],
+        doc: Any,
+        states: dict[int, str],
+    ) -> Snapshot:
+        """A snapshot from rows already read: ``head`` is (state, name, created_on,
+        updated_on) of the workflow row, ``doc`` its parsed document, ``states`` fw_id → state."""
+        snap = cls.__new__(cls)
+        snap.conn, snap.wf_id = conn, wf_id
+        snap._fill(head, doc, states)
+        return snap
+
+    def _fill(self, head: Sequence[Any], doc: Any, states: dict[int, str]) -> None:
+        self.state, self.name, self.created_on, self.updated_on = head
+        self.fw_states: dict[int, str] = states
         # Converted once per operation; every attempt gets a copy (the logic edits links).
         self.links = {int(k): [int(c) for c in v] for k, v in (doc.get("links") or {}).items()}
         self.metadata_text = dumps(doc.get("metadata") or {})
@@ -170,25 +188,6 @@ def update_workflow(
         return _run(conn, fw_id, fn, preload)
 
 
-def update_workflows(
-    conn: sqlite3.Connection, items: Sequence[tuple[int, Callable[[Workflow, UpdateContext], T]]]
-) -> list[tuple[T, ChangeSet] | Exception]:
-    """Many updates in one transaction; a failing item is rolled back to its savepoint alone."""
-    out: list[tuple[T, ChangeSet] | Exception] = []
-    with immediate(conn):
-        for fw_id, fn in items:
-            conn.execute("SAVEPOINT afw_item")
-            try:
-                out.append(_run(conn, fw_id, fn, ()))
-            except sqlite3.Error:
-                raise  # the database itself failed: the whole batch rolls back
-            except Exception as exc:
-                conn.execute("ROLLBACK TO afw_item")
-                out.append(exc)
-            conn.execute("RELEASE afw_item")
-    return out
-
-
 def order_by(
     sort: SortSpec, columns: Mapping[str, str], doc_column: str, tiebreak: str, default: str = ""
 ) -> str:
@@ -249,3 +248,7 @@ def insert_workflows(conn: sqlite3.Connection, wfs: Sequence[Workflow]) -> list[
         wf.new_fw_ids.clear()
         wf.links_changed = False
     return maps
+
+
+run_update = _run
+"""Load, run and write one update inside the caller's transaction (the batched path's fallback)."""

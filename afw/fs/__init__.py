@@ -5,7 +5,8 @@ Implementations are picked by name with :func:`get_filesystem` and imported only
 
 * :mod:`afw.fs.base`: ``FileSystem`` protocol, ``FileStat``, ``DirSnapshot``;
 * :mod:`afw.fs.local`: ``LocalFileSystem`` (worker threads); :mod:`afw.fs.atomic`: sync primitives;
-* :mod:`afw.fs.launchdir`: file names, formats, ``OfflineRunWriter``, ``read_offline_statuses``.
+* :mod:`afw.fs.formats`: file names and formats; :mod:`afw.fs.status`: decoding a launch dir;
+  :mod:`afw.fs.writer`: ``OfflineRunWriter``; :mod:`afw.fs.launchdir`: helpers over a filesystem.
 """
 
 from __future__ import annotations
@@ -16,15 +17,12 @@ from typing import Any
 from afw.errors import ConfigError
 from afw.fs.atomic import write_atomic_sync
 from afw.fs.base import DirSnapshot, FileStat, FileSystem, Fingerprint, translate_os_error
-from afw.fs.launchdir import (
+from afw.fs.formats import (
     FW_ACTION_JSON,
     FW_JSON,
     FW_OFFLINE_JSON,
     FW_PING_JSON,
     FW_SUBMIT_SCRIPT,
-    STATUS_FILES,
-    OfflineRunWriter,
-    OfflineStatus,
     Timestamp,
     decode_json,
     encode_action_file,
@@ -36,15 +34,19 @@ from afw.fs.launchdir import (
     make_checkpoint,
     normalize_action,
     parse_time,
+    utcnow_iso,
+)
+from afw.fs.launchdir import (
+    STATUS_FILES,
     read_fw_json,
     read_launch_snapshots,
-    read_offline_status,
     read_offline_statuses,
-    utcnow_iso,
     write_reservation,
     write_submit_script,
 )
 from afw.fs.local import LocalFileSystem
+from afw.fs.status import OfflineStatus, read_offline_status
+from afw.fs.writer import OfflineRunWriter
 
 __all__ = [
     "FILESYSTEMS",

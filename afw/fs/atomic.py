@@ -15,8 +15,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from afw.fs.base import DirSnapshot, FileStat
+from afw.fs.dirsync import SharedDirSync
 
-__all__ = ["fsync_dir", "read_dir_snapshot", "read_launch_dirs_sync", "write_atomic_sync"]
+__all__ = [
+    "fsync_dir",
+    "read_dir_snapshot",
+    "read_launch_dirs_sync",
+    "write_atomic_sync",
+    "write_files_atomic_sync",
+]
 
 _DIR_FSYNC_UNSUPPORTED = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EBADF}
 _MISSING = {errno.ENOENT, errno.ENOTDIR}
@@ -58,6 +65,72 @@ def write_atomic_sync(path: str | os.PathLike[str], data: bytes) -> None:
             temp.unlink()
         raise
     fsync_dir(target.parent)
+
+
+_PARENTS = SharedDirSync(fsync_dir)
+
+
+def _make_dirs(path: Path) -> list[Path]:
+    """Create ``path`` and its missing parents; the directories created, outermost first."""
+    try:
+        path.mkdir()
+    except FileExistsError:
+        if not path.is_dir():
+            raise
+        return []
+    except FileNotFoundError:
+        made = _make_dirs(path.parent)
+        try:
+            path.mkdir()
+        except FileExistsError:
+            if not path.is_dir():
+                raise
+            return made
+        return [*made, path]
+    return [path]
+
+
+def write_files_atomic_sync(
+    directory: str | os.PathLike[str],
+    files: Sequence[tuple[str, bytes]],
+    remove: Sequence[str] = (),
+) -> None:
+    """Replace several files of one directory atomically, in order; all durable on return.
+
+    Creates ``directory`` if needed and deletes the names in ``remove`` first (nothing to delete
+    in a new directory). Each file goes through its own temp file as in
+    :func:`write_atomic_sync`: every temp file is written and fsynced, then all are renamed
+    in ``files`` order, then the directory is fsynced once for all renames (and the parents of
+    directories created here, so the new entries are durable too). A reader sees each file old
+    or new, never torn.
+    """
+    base = Path(directory).absolute()
+    created = _make_dirs(base)
+    if base not in created:
+        for name in remove:
+            (base / name).unlink(missing_ok=True)
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for name, data in files:
+            target = base / name
+            temp = _temp_path(target)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+            temps.append((temp, target))
+            with os.fdopen(fd, "wb", closefd=True) as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        for temp, target in temps:
+            temp.replace(target)
+    except BaseException:
+        for temp, _ in temps:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+        raise
+    # The directory first: on journalling filesystems its commit usually covers the parents'.
+    fsync_dir(base)
+    for made in reversed(created):
+        _PARENTS.sync(made.parent)  # many launch dirs made at once in one block dir share it
 
 
 def _read_one(path: Path) -> tuple[FileStat, bytes] | None:

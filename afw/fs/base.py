@@ -115,6 +115,15 @@ class FileSystem(Protocol):
         """Replace ``path`` with ``data``; readers see the old or the new file, never a mix."""
         ...
 
+    async def write_files_atomic(
+        self, directory: str, files: Sequence[tuple[str, bytes]], *, remove: Sequence[str] = ()
+    ) -> None:
+        """Create ``directory`` if needed, delete the names in ``remove`` from it, then replace
+        each ``(name, data)`` of ``files`` atomically, in order. Every file (and a created
+        directory) is durable when this returns; implementations do it in one batch (one
+        worker-thread hop and one directory fsync locally)."""
+        ...
+
     async def stat(self, path: str) -> FileStat | None:
         """Return size and mtime of ``path`` (following symlinks), ``None`` if it does not exist."""
         ...

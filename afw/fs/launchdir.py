@@ -1,4 +1,4 @@
-"""The launch-dir file contract: formats, the compute-node writer, and helpers over a FileSystem.
+"""The launch-dir file contract, and the helpers that read and write it over a FileSystem.
 
 =====================  ===========================  =============================================
 file                   written by                   content
@@ -13,7 +13,9 @@ file                   written by                   content
 ``FW_submit.script``   login node                   the rendered queue script
 =====================  ===========================  =============================================
 
-Every file is replaced atomically (:func:`afw.fs.atomic.write_atomic_sync`).
+Every file is replaced atomically (:func:`afw.fs.atomic.write_atomic_sync`). The byte formats
+live in :mod:`afw.fs.formats`, their decoding in :mod:`afw.fs.status`, the compute-node writer
+in :mod:`afw.fs.writer`.
 """
 
 from __future__ import annotations
@@ -26,60 +28,22 @@ from anyio import to_thread
 
 from afw.fs.base import DirSnapshot, FileSystem
 from afw.fs.formats import (
-    ACTION_DEFAULTS,
     COMPRESSED_SUFFIXES,
     FW_ACTION_JSON,
     FW_JSON,
     FW_OFFLINE_JSON,
     FW_PING_JSON,
     FW_SUBMIT_SCRIPT,
-    Timestamp,
     decode_json,
-    decompress,
-    encode_action_file,
-    encode_json,
-    encode_offline,
-    encode_ping,
     encode_reservation,
-    format_time,
-    make_checkpoint,
-    normalize_action,
-    offline_doc,
-    parse_time,
-    utcnow_iso,
 )
 from afw.fs.status import OfflineStatus, read_offline_status
-from afw.fs.writer import OfflineRunWriter
 
 __all__ = [
-    "ACTION_DEFAULTS",
-    "COMPRESSED_SUFFIXES",
-    "FW_ACTION_JSON",
-    "FW_JSON",
-    "FW_OFFLINE_JSON",
-    "FW_PING_JSON",
-    "FW_SUBMIT_SCRIPT",
     "STATUS_FILES",
-    "OfflineRunWriter",
-    "OfflineStatus",
-    "Timestamp",
-    "decode_json",
-    "decompress",
-    "encode_action_file",
-    "encode_json",
-    "encode_offline",
-    "encode_ping",
-    "encode_reservation",
-    "format_time",
-    "make_checkpoint",
-    "normalize_action",
-    "offline_doc",
-    "parse_time",
     "read_fw_json",
     "read_launch_snapshots",
-    "read_offline_status",
     "read_offline_statuses",
-    "utcnow_iso",
     "write_reservation",
     "write_submit_script",
 ]
@@ -93,20 +57,24 @@ _COMPRESSED_FILES = tuple(
 
 
 async def write_reservation(
-    fs: FileSystem, launch_dir: str, fw_json: bytes, launch_id: int
+    fs: FileSystem,
+    launch_dir: str,
+    fw_json: bytes,
+    launch_id: int,
+    *,
+    submit_script: str | None = None,
 ) -> None:
-    """Prepare a launch dir at reservation: ``FW.json``, then ``FW_offline.json``.
+    """Prepare a launch dir at reservation: ``FW.json``, then ``FW_offline.json`` (then
+    ``FW_SUBMIT_SCRIPT`` when given), all durable on return, in one batch
+    (:meth:`~afw.fs.base.FileSystem.write_files_atomic`).
 
     Result files of an earlier launch in the same dir are removed first, so they cannot be
     mistaken for this launch's.
     """
-    await fs.makedirs(launch_dir)
-    for stale in (FW_ACTION_JSON, FW_PING_JSON):
-        await fs.remove(posixpath.join(launch_dir, stale))
-    await fs.write_atomic(posixpath.join(launch_dir, FW_JSON), fw_json)
-    await fs.write_atomic(
-        posixpath.join(launch_dir, FW_OFFLINE_JSON), encode_reservation(launch_id)
-    )
+    files = [(FW_JSON, fw_json), (FW_OFFLINE_JSON, encode_reservation(launch_id))]
+    if submit_script is not None:
+        files.append((FW_SUBMIT_SCRIPT, submit_script.encode()))
+    await fs.write_files_atomic(launch_dir, files, remove=(FW_ACTION_JSON, FW_PING_JSON))
 
 
 async def write_submit_script(fs: FileSystem, launch_dir: str, script: str) -> str:

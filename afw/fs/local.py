@@ -11,14 +11,13 @@ import fnmatch
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Self, TypeVar
+from typing import TypeVar
 
 from anyio import CapacityLimiter, to_thread
 
-from afw.errors import StateError
-from afw.fs.atomic import read_launch_dirs_sync, write_atomic_sync
+from afw.fs.atomic import read_launch_dirs_sync, write_atomic_sync, write_files_atomic_sync
 from afw.fs.base import DirSnapshot, FileStat, translate_os_error
+from afw.lifecycle import GuardedCloseable
 
 __all__ = ["LocalFileSystem", "write_atomic_sync"]
 
@@ -60,7 +59,7 @@ def _listdir(path: str) -> list[str]:
     return sorted(entry.name for entry in Path(path).iterdir())
 
 
-class LocalFileSystem:
+class LocalFileSystem(GuardedCloseable):
     """Launch-dir I/O on this machine's filesystems, off the event loop.
 
     ``limiter`` bounds the worker threads this instance may use at once (anyio's default limiter
@@ -74,25 +73,9 @@ class LocalFileSystem:
         self._limiter = limiter
         self._closed = False
 
-    async def __aenter__(self) -> Self:
-        self._check_open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     async def aclose(self) -> None:
         """Mark the filesystem closed (there is nothing to release locally)."""
         self._closed = True
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StateError("this LocalFileSystem is closed; create a new one")
 
     async def _run(self, op: str, path: str, func: Callable[[], T]) -> T:
         self._check_open()
@@ -108,6 +91,16 @@ class LocalFileSystem:
     async def write_atomic(self, path: str, data: bytes) -> None:
         """Atomically replace ``path`` with ``data`` (temp file, fsync, rename, dir fsync)."""
         await self._run("write", path, lambda: write_atomic_sync(path, data))
+
+    async def write_files_atomic(
+        self, directory: str, files: Sequence[tuple[str, bytes]], *, remove: Sequence[str] = ()
+    ) -> None:
+        """Make ``directory``, drop ``remove``, replace ``files`` in order: one thread hop, one
+        fsync per file and one for the directory (see :func:`write_files_atomic_sync`)."""
+        batch, stale = tuple(files), tuple(remove)
+        await self._run(
+            "write", directory, lambda: write_files_atomic_sync(directory, batch, stale)
+        )
 
     async def stat(self, path: str) -> FileStat | None:
         """Return size and mtime of ``path``, or ``None`` if it does not exist."""

@@ -18,15 +18,15 @@ from __future__ import annotations
 import posixpath
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import asyncssh
 
-from afw.errors import AfwError, StateError
+from afw.errors import AfwError
 from afw.fs import sftp_ops
 from afw.fs.base import DirSnapshot, FileStat, translate_os_error
+from afw.lifecycle import GuardedCloseable
 from afw.ssh.pool import SSHPool
 from afw.ssh.target import SSHTarget
 
@@ -40,7 +40,7 @@ def _temp_path(path: str) -> str:
     return posixpath.join(head, f".{name}.afw-{secrets.token_hex(6)}.tmp")
 
 
-class SFTPFileSystem:
+class SFTPFileSystem(GuardedCloseable):
     """Launch-dir I/O on ``target`` over SFTP; an async context manager.
 
     ``target`` is an :class:`SSHTarget` or a ``[user@]host[:port]`` string (then ``settings``
@@ -63,28 +63,12 @@ class SFTPFileSystem:
         self._owns_pool = pool is None
         self._closed = False
 
-    async def __aenter__(self) -> Self:
-        self._check_open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     async def aclose(self) -> None:
         """Close the private pool, if any; later calls raise :class:`StateError`."""
         if not self._closed:
             self._closed = True
             if self._owns_pool:
                 await self.pool.aclose()
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StateError("this SFTPFileSystem is closed; create a new one")
 
     async def _run(
         self, op: str, path: str, func: Callable[[asyncssh.SFTPClient], Awaitable[T]]
@@ -108,6 +92,16 @@ class SFTPFileSystem:
         """Atomically replace ``path`` with ``data`` (temp file, fsync, POSIX rename)."""
         temp = _temp_path(path)
         await self._run("write", path, lambda sftp: sftp_ops.write_atomic(sftp, path, data, temp))
+
+    async def write_files_atomic(
+        self, directory: str, files: Sequence[tuple[str, bytes]], *, remove: Sequence[str] = ()
+    ) -> None:
+        """Make ``directory``, drop ``remove``, then replace ``files`` one by one, in order."""
+        await self.makedirs(directory)
+        for name in remove:
+            await self.remove(posixpath.join(directory, name))
+        for name, data in files:
+            await self.write_atomic(posixpath.join(directory, name), data)
 
     async def stat(self, path: str) -> FileStat | None:
         """Return size and mtime of ``path``, or ``None`` if it does not exist."""

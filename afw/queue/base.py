@@ -6,7 +6,7 @@ import abc
 import dataclasses
 import re
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -14,7 +14,14 @@ from afw.errors import ConfigError, QueueError, QueueLimitError
 from afw.queue.adapter import CommandResult, JobState
 from afw.queue.template import builtin_template, render_template, sanitize_job_name
 
-__all__ = ["BaseAdapter", "check_job_ids", "collect_states", "command_failed", "first_line"]
+__all__ = [
+    "BaseAdapter",
+    "check_job_ids",
+    "check_listing",
+    "collect_states",
+    "command_failed",
+    "first_line",
+]
 
 # When several rows describe one job (array elements, PBS subjobs), the most "alive" one wins.
 _STATE_RANK = {
@@ -48,9 +55,9 @@ class BaseAdapter(abc.ABC):
     status_cmd: tuple[str, ...] = ()
     cancel_cmd: tuple[str, ...] = ()
 
-    @abc.abstractmethod
     def submit_command(self, script_path: str) -> list[str]:
-        """argv submitting the script at ``script_path``."""
+        """argv submitting the script at ``script_path``: ``<submit_cmd> <script>`` by default."""
+        return [*self.submit_cmd, script_path]
 
     @abc.abstractmethod
     def job_id_from(self, stdout: str) -> str | None:
@@ -166,6 +173,15 @@ def command_failed(result: CommandResult, what: str) -> QueueError:
         stdout=result.stdout,
         stderr=result.stderr,
     )
+
+
+def check_listing(result: CommandResult, what: str, harmless: Callable[[str], object]) -> list[str]:
+    """The non-empty lines of a listing command's stderr; QueueError if it failed for another
+    reason than complaints, all ``harmless``, about ids it cannot show (LSF, PBS)."""
+    complaints = [line for line in result.stderr.splitlines() if line.strip()]
+    if result.returncode != 0 and not (complaints and all(harmless(c) for c in complaints)):
+        raise command_failed(result, what)
+    return complaints
 
 
 def collect_states(

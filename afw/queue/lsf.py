@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from afw.queue.adapter import CommandResult, JobState
-from afw.queue.base import BaseAdapter, check_job_ids, collect_states, command_failed
+from afw.queue.base import BaseAdapter, check_job_ids, check_listing, collect_states
 
 __all__ = ["LSFAdapter"]
 
@@ -77,7 +77,7 @@ class LSFAdapter(BaseAdapter):
 
     def parse_count(self, result: CommandResult, queue: str | None = None) -> int:
         """Rows not yet finished."""
-        self._check(result, "LSF job count")
+        check_listing(result, "LSF job count", _NO_JOBS.search)
         finished = {JobState.DONE, JobState.FAILED}
         return sum(1 for _, state in _rows(result.stdout) if state not in finished)
 
@@ -87,13 +87,8 @@ class LSFAdapter(BaseAdapter):
 
     def parse_status(self, result: CommandResult, job_ids: Sequence[str]) -> dict[str, JobState]:
         """States of the requested ids; ids bjobs does not know are ``UNKNOWN``."""
-        self._check(result, "LSF job status")
+        check_listing(result, "LSF job status", _NO_JOBS.search)
         return collect_states(_rows(result.stdout), job_ids)
-
-    def _check(self, result: CommandResult, what: str) -> None:
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
-        if result.returncode != 0 and not (lines and all(_NO_JOBS.search(x) for x in lines)):
-            raise command_failed(result, what)
 
 
 def _rows(stdout: str) -> list[tuple[str, JobState]]:

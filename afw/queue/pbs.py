@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from afw.queue.adapter import CommandResult, JobState
-from afw.queue.base import BaseAdapter, check_job_ids, collect_states, command_failed
+from afw.queue.base import BaseAdapter, check_job_ids, check_listing, collect_states, command_failed
 
 __all__ = ["PBSAdapter"]
 
@@ -19,6 +19,7 @@ _DIGITS = re.compile(r"\d+")
 # qstat's complaints about single ids it cannot show (Torque and PBS Pro wordings).
 _UNKNOWN_JOB = re.compile(r"Unknown Job Id")
 _FINISHED_JOB = re.compile(r"qstat: (\S+) Job has finished")
+_UNKNOWN_OR_FINISHED = re.compile(f"{_UNKNOWN_JOB.pattern}|{_FINISHED_JOB.pattern}")
 
 _STATES = {
     "Q": JobState.QUEUED,
@@ -54,10 +55,6 @@ class PBSAdapter(BaseAdapter):
     status_cmd: tuple[str, ...] = ("qstat",)
     cancel_cmd: tuple[str, ...] = ("qdel",)
 
-    def submit_command(self, script_path: str) -> list[str]:
-        """``qsub <script>``."""
-        return [*self.submit_cmd, script_path]
-
     def job_id_from(self, stdout: str) -> str | None:
         """The id line qsub prints; FireWorks' "first number" as a fallback."""
         match = _JOB_ID_LINE.search(stdout)
@@ -89,11 +86,8 @@ class PBSAdapter(BaseAdapter):
 
     def parse_status(self, result: CommandResult, job_ids: Sequence[str]) -> dict[str, JobState]:
         """States from the table; ids qstat calls unknown stay ``UNKNOWN``, finished ones DONE."""
-        complaints = [line for line in result.stderr.splitlines() if line.strip()]
+        complaints = check_listing(result, "PBS job status", _UNKNOWN_OR_FINISHED.search)
         finished = [m.group(1) for m in map(_FINISHED_JOB.search, complaints) if m]
-        expected = all(_UNKNOWN_JOB.search(c) or _FINISHED_JOB.search(c) for c in complaints)
-        if result.returncode != 0 and not (complaints and expected):
-            raise command_failed(result, "PBS job status")
         table = parse_table(result.stdout)
         rows = [(r.get("Job id") or r.get("Job ID", ""), _state(r.get("S", ""))) for r in table]
         rows += [(job_id, JobState.DONE) for job_id in finished]

@@ -32,10 +32,6 @@ class SGEAdapter(BaseAdapter):
     status_cmd: tuple[str, ...] = ("qstat",)
     cancel_cmd: tuple[str, ...] = ("qdel",)
 
-    def submit_command(self, script_path: str) -> list[str]:
-        """``qsub <script>``."""
-        return [*self.submit_cmd, script_path]
-
     def job_id_from(self, stdout: str) -> str | None:
         """The id from "Your job N ... has been submitted"."""
         match = _SUBMITTED.search(stdout)

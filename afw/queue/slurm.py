@@ -64,10 +64,6 @@ class SlurmAdapter(BaseAdapter):
     cancel_cmd: tuple[str, ...] = ("scancel",)
     history_cmd: tuple[str, ...] = ("sacct",)
 
-    def submit_command(self, script_path: str) -> list[str]:
-        """``sbatch <script>``."""
-        return [*self.submit_cmd, script_path]
-
     def job_id_from(self, stdout: str) -> str | None:
         """The id from "Submitted batch job N" (or a ``--parsable`` answer)."""
         match = _SUBMITTED.search(stdout) or _PARSABLE.search(stdout)

@@ -5,10 +5,12 @@ Reservation mode (FireWorks ``qlaunch -r``), step by step:
 1. ``reserve_fw`` → the Firework is RESERVED, a launch records the planned dir;
 2. the dir becomes ``spec._launch_dir`` if set; a remote launch records its host
    (``remote_host``, so that ``recover_offline`` reads the dir over SFTP);
-3. offline (``--offline`` in ``rocket_launch``): ``FW.json`` and ``FW_offline.json`` are written
-   atomically and the offline run is registered;
-4. ``spec._queueadapter`` is merged into the queue config, ``--fw-id N`` appended to
-   ``rocket_launch``, ``FW_submit.script`` written, the job submitted;
+3. ``spec._queueadapter`` is merged into the queue config, ``--fw-id N`` appended to
+   ``rocket_launch``;
+4. offline (``--offline`` in ``rocket_launch``): ``FW.json``, ``FW_offline.json`` and
+   ``FW_submit.script`` are written atomically in one batch (all durable before anything else
+   happens) and the offline run is registered; otherwise only the script is written; then the
+   job is submitted;
 5. the job id is stored as the reservation id.
 
 Any failure after step 1 cancels the reservation and forgets the offline run, so nothing is left
@@ -34,7 +36,8 @@ from anyio import to_thread
 from afw.errors import AfwError, ConfigError, QueueLimitError, RemoteError, StateError
 from afw.firework import Firework
 from afw.fs.base import FileSystem
-from afw.fs.launchdir import write_reservation, write_submit_script
+from afw.fs.formats import FW_SUBMIT_SCRIPT
+from afw.fs.launchdir import write_reservation
 from afw.fworker import FWorker
 from afw.queue.client import QueueClient
 from afw.queue.config import QueueConfig
@@ -86,6 +89,11 @@ class QueueContext:
             self._templates[key] = await to_thread.run_sync(config.load_template)
         return self._templates[key]
 
+    async def render(self, config: QueueConfig, launch_dir: str, job_name: str | None) -> str:
+        """The ``FW_submit.script`` text of a job running in ``launch_dir``."""
+        text = await self.template(config)
+        return config.render_script(launch_dir, job_name=job_name, template=text)
+
     async def submit_script(
         self,
         config: QueueConfig,
@@ -93,16 +101,20 @@ class QueueContext:
         job_name: str | None,
         once_key: str | None = None,
     ) -> str:
-        """Render and write ``FW_submit.script`` into ``launch_dir``, submit it: the job id."""
-        text = await self.template(config)
-        script = config.render_script(launch_dir, job_name=job_name, template=text)
-        path = await write_submit_script(self.fs, launch_dir, script)
+        """Render and write ``FW_submit.script`` into ``launch_dir`` (made if needed), submit
+        it: the job id."""
+        script = await self.render(config, launch_dir, job_name)
+        await self.fs.write_files_atomic(launch_dir, [(FW_SUBMIT_SCRIPT, script.encode())])
+        return await self.submit(launch_dir, once_key)
+
+    async def submit(self, launch_dir: str, once_key: str | None = None) -> str:
+        """Submit the ``FW_submit.script`` already written in ``launch_dir``: the job id."""
+        path = posixpath.join(launch_dir, FW_SUBMIT_SCRIPT)
         return await self.client.submit(path, once_key=once_key)
 
 
 async def submit_plain(ctx: QueueContext, launch_dir: str) -> str:
     """Non-reservation mode: the job's own ``rlaunch`` checks a Firework out later."""
-    await ctx.fs.makedirs(launch_dir)
     job_id = await ctx.submit_script(ctx.config, launch_dir, None)
     log.info("submitted job %s in %s", job_id, launch_dir)
     return job_id
@@ -131,13 +143,17 @@ async def submit_reserved(
         if fields:
             await ctx.lp.store.update_launch_fields(launch_id, fields)
         config = _job_config(ctx.config, fw)
+        once_key = f"launch-{launch_id}"
         if config.offline:
+            # FW.json, FW_offline.json and the script in one batch: one thread hop, one dir fsync.
             _set_launch_dir(fw, launch_id, launch_dir)
-            await write_reservation(ctx.fs, launch_dir, dump_json(fw.to_dict()), launch_id)
+            script = await ctx.render(config, launch_dir, _job_name(fw))
+            fw_json = dump_json(fw.to_dict())
+            await write_reservation(ctx.fs, launch_dir, fw_json, launch_id, submit_script=script)
             await ctx.lp.add_offline_run(launch_id, fw.fw_id, fw.name)
+            job_id = await ctx.submit(launch_dir, once_key)
         else:
-            await ctx.fs.makedirs(launch_dir)
-        job_id = await ctx.submit_script(config, launch_dir, _job_name(fw), f"launch-{launch_id}")
+            job_id = await ctx.submit_script(config, launch_dir, _job_name(fw), once_key)
     except RemoteError as exc:
         if exc.context.get("outcome") != "unknown":
             with anyio.CancelScope(shield=True):

@@ -21,13 +21,13 @@ import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Self, TypeVar
+from typing import TypeVar
 
 import anyio
 import asyncssh
 
-from afw.errors import RemoteError, StateError
+from afw.errors import RemoteError
+from afw.lifecycle import GuardedCloseable
 from afw.ssh.connect import RETRYABLE_KINDS, close_all, open_connection
 from afw.ssh.target import SSHTarget
 
@@ -71,7 +71,7 @@ class _Slot:
         return live if live is not None and not live.is_closed() else None
 
 
-class SSHPool:
+class SSHPool(GuardedCloseable):
     """Shared SSH connections, one per target key; an async context manager.
 
     ``retries`` bounds how often one operation is re-run after a drop; ``reconnect_attempts``
@@ -104,28 +104,12 @@ class SSHPool:
         self._slots: dict[Key, _Slot] = {}
         self._closed = False
 
-    async def __aenter__(self) -> Self:
-        self._check_open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     async def aclose(self) -> None:
         """Close every connection; the pool refuses use afterwards."""
         self._closed = True
         slots, self._slots = list(self._slots.values()), {}
         for slot in slots:
             await self._reset(slot)
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StateError("this SSHPool is closed; create a new one")
 
     def _slot(self, target: SSHTarget) -> _Slot:
         self._check_open()

@@ -17,13 +17,13 @@ connection neither loses a job id nor submits a job twice.
 from __future__ import annotations
 
 import posixpath
-from types import TracebackType
 from typing import Self
 
 import asyncssh
 
 from afw.errors import StateError
 from afw.fs.sftp import SFTPFileSystem
+from afw.lifecycle import AsyncCloseable
 from afw.queue.client import QueueClient
 from afw.queue.config import QueueConfig
 from afw.ssh.pool import SSHPool
@@ -33,7 +33,7 @@ from afw.ssh.runner import SSHCommandRunner
 __all__ = ["RemoteSession"]
 
 
-class RemoteSession:
+class RemoteSession(AsyncCloseable):
     """SFTP filesystem, command runner and queue clients for ``remote``; an async context manager.
 
     Entering it opens the connection, so that an unknown host key, a refused login or an
@@ -57,14 +57,6 @@ class RemoteSession:
             await self.aclose()
             raise
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def open(self) -> None:
         """Connect (or fail with one :class:`~afw.errors.RemoteError` line) and learn the user."""

@@ -10,11 +10,11 @@ containing ``word`` runs (after the command was received, i.e. "it may have run"
 from __future__ import annotations
 
 import shlex
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncssh
 from services import SshdService
@@ -87,11 +87,14 @@ def _exec(state: ServerState, process: asyncssh.SSHServerProcess[str]) -> None:
     process.exit(0)
 
 
+S = TypeVar("S", bound=ServerState)
+
+
 @dataclass
-class FaultServer:
+class FaultServer(Generic[S]):
     """A running server: its state and an :class:`SSHTarget` that trusts it."""
 
-    state: ServerState
+    state: S
     target: SSHTarget
     port: int
     acceptor: asyncssh.SSHAcceptor
@@ -102,13 +105,21 @@ class FaultServer:
 
 
 @asynccontextmanager
-async def fault_server(workdir: Path, *, sftp: bool = True) -> AsyncIterator[FaultServer]:
-    """Start a server on 127.0.0.1 (a free port); key files go into ``workdir``."""
+async def serve(
+    workdir: Path,
+    state: S,
+    process_factory: Callable[[Any], object],
+    *,
+    encoding: str | None,
+    sftp: bool = True,
+    key_prefix: str = "",
+) -> AsyncIterator[FaultServer[S]]:
+    """Start a server on 127.0.0.1 (a free port) that records into ``state`` and runs exec
+    requests with ``process_factory``; key files go into ``workdir``, named after ``key_prefix``."""
     host_key = asyncssh.generate_private_key("ssh-ed25519")
     client_key = asyncssh.generate_private_key("ssh-ed25519")
-    key_path = workdir / "client_key"
+    key_path = workdir / f"{key_prefix}client_key"
     client_key.write_private_key(str(key_path))
-    state = ServerState()
     server = await asyncssh.create_server(
         lambda: _Server(state),
         "127.0.0.1",
@@ -118,12 +129,12 @@ async def fault_server(workdir: Path, *, sftp: bool = True) -> AsyncIterator[Fau
             client_key.export_public_key().decode()
         ),
         sftp_factory=(lambda chan: _SFTP(chan, state)) if sftp else None,
-        process_factory=lambda process: _exec(state, process),
-        encoding="utf-8",
+        process_factory=process_factory,
+        encoding=encoding,
         keepalive_interval=0,
     )
     port = server.get_port()
-    known_hosts = workdir / "known_hosts"
+    known_hosts = workdir / f"{key_prefix}known_hosts"
     public = host_key.export_public_key().decode().split()
     known_hosts.write_text(f"[127.0.0.1]:{port} {public[0]} {public[1]}\n")
     target = SSHTarget(
@@ -140,3 +151,14 @@ async def fault_server(workdir: Path, *, sftp: bool = True) -> AsyncIterator[Fau
     finally:
         server.close()
         await server.wait_closed()
+
+
+@asynccontextmanager
+async def fault_server(
+    workdir: Path, *, sftp: bool = True
+) -> AsyncIterator[FaultServer[ServerState]]:
+    """Start the fault server on 127.0.0.1 (a free port); key files go into ``workdir``."""
+    state = ServerState()
+    exec_ = lambda process: _exec(state, process)  # noqa: E731
+    async with serve(workdir, state, exec_, encoding="utf-8", sftp=sftp) as server:
+        yield server
