@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import posixpath
 import secrets
 import stat
 from collections.abc import Sequence
@@ -133,16 +134,30 @@ def write_files_atomic_sync(
         _PARENTS.sync(made.parent)  # many launch dirs made at once in one block dir share it
 
 
-def _read_one(path: Path) -> tuple[FileStat, bytes] | None:
-    """Open once, then fstat and read the same inode, so stat and bytes always match."""
+_O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+
+
+def _read_one(path: str) -> tuple[FileStat, bytes] | None:
+    """Open once, then fstat and read the same inode, so stat and bytes always match.
+
+    Plain ``os`` calls (no file object): a sweep reads tens of thousands of small files, and
+    ``open()`` adds several system calls and objects per file."""
     try:
-        with path.open("rb") as handle:
-            st = os.fstat(handle.fileno())
-            return FileStat(st.st_size, st.st_mtime_ns), handle.read()
+        fd = os.open(path, _O_READ)
     except OSError as exc:
         if exc.errno in _MISSING:
             return None
         raise
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        chunks = [os.read(fd, st.st_size + 1)]
+        while chunks[-1]:  # to the end, as ``read()`` does, even if the file grows meanwhile
+            chunks.append(os.read(fd, max(st.st_size, 65536)))
+        return FileStat(st.st_size, st.st_mtime_ns), b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _dir_state(path: str) -> tuple[bool, str | None]:
@@ -162,10 +177,9 @@ def read_dir_snapshot(path: str, names: Sequence[str]) -> DirSnapshot:
     files: dict[str, bytes | None] = {}
     stats: dict[str, FileStat | None] = {}
     errors: list[str] = []
-    base = Path(path)
     for name in names:
         try:
-            entry = _read_one(base / name)
+            entry = _read_one(posixpath.join(path, name))
         except OSError as exc:
             errors.append(f"cannot read {name}: {exc.strerror or exc}")
             entry = None
