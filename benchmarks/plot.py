@@ -66,7 +66,7 @@ def plot_recover(out: Path) -> Path:
     ax.set_ylabel("sweep wall time (s)")
     ax.set_title("recover_offline: one sweep over N runs")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7.5, loc="upper left")
+    ax.legend(fontsize=7.5, loc="lower right")
     fig.tight_layout()
     path = out / "recover_scaling.png"
     out.mkdir(parents=True, exist_ok=True)
