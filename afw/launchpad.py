@@ -24,7 +24,7 @@ from afw.errors import AfwError, NotFoundError
 from afw.firework import Firework
 from afw.fworker import FWorker
 from afw.launch import Launch
-from afw.lp_admin import LaunchPadAdmin
+from afw.lp_admin import LaunchPadAdmin, as_workflow
 from afw.lp_reruns import LaunchPadReruns, group_by_workflow
 from afw.timeutil import now_iso
 from afw.wflogic import refresh, rerun_fw
@@ -349,12 +349,7 @@ class LaunchPad(LaunchPadReruns, LaunchPadAdmin):
 
 
 def _prepare(wf: Workflow | Firework | Mapping[str, Any]) -> Workflow:
-    from afw.serialize import load_workflow
-
-    if isinstance(wf, Firework):
-        wf = Workflow.create([wf], name=wf.name)
-    elif not isinstance(wf, Workflow):
-        wf = load_workflow(dict(wf))
+    wf = as_workflow(wf)
     for root in wf.root_fw_ids:
         refresh(wf, root)
     return wf

@@ -18,10 +18,10 @@ from afw.errors import ConfigError, NotFoundError
 from afw.firework import Firework
 from afw.lp_queries import LaunchPadQueries
 from afw.lp_reruns import group_by_workflow
-from afw.wflogic import append_wf, refresh
+from afw.wflogic import append_wf, refresh, topological
 from afw.workflow import Workflow
 
-__all__ = ["LaunchPadAdmin", "MaintainReport"]
+__all__ = ["LaunchPadAdmin", "MaintainReport", "as_workflow"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +41,16 @@ class MaintainReport:
         }
 
 
-def _as_workflow(new_wf: Workflow | Firework | Mapping[str, Any]) -> Workflow:
+def as_workflow(wf: Workflow | Firework | Mapping[str, Any]) -> Workflow:
+    """A Workflow from a Workflow, a bare Firework (wrapped, as FireWorks does) or a
+    FireWorks-format dict."""
     from afw.serialize import load_workflow
 
-    if isinstance(new_wf, Workflow):
-        return new_wf
-    if isinstance(new_wf, Firework):
-        return Workflow.create([new_wf], name=new_wf.name)
-    return load_workflow(dict(new_wf))
+    if isinstance(wf, Workflow):
+        return wf
+    if isinstance(wf, Firework):
+        return Workflow.create([wf], name=wf.name)
+    return load_workflow(dict(wf))
 
 
 class LaunchPadAdmin(LaunchPadQueries):
@@ -75,7 +77,7 @@ class LaunchPadAdmin(LaunchPadQueries):
         groups = await group_by_workflow(self.store, parents)
         if len(groups) > 1:
             raise ConfigError("append_wf: the parent Fireworks belong to different workflows")
-        addition = _as_workflow(new_wf)
+        addition = as_workflow(new_wf)
         old_ids = sorted(addition.links)
 
         def fn(wf: Workflow, _ctx: UpdateContext) -> None:
@@ -92,6 +94,8 @@ class LaunchPadAdmin(LaunchPadQueries):
                 raise ConfigError(str(exc)) from None
 
         _, changes = await self.store.update_workflow(parents[0], fn, preload=parents)
+        # append_wf numbers the additions -1, -2, ... in the order of their ids in new_wf, and
+        # the store hands out real ids in that same order (changeset.id_order).
         return dict(zip(old_ids, sorted(changes.new_fw_ids), strict=True))
 
     async def unlock_wfs(self, fw_ids: Sequence[int]) -> int:
@@ -113,7 +117,7 @@ class LaunchPadAdmin(LaunchPadQueries):
             def fn(wf: Workflow, _ctx: UpdateContext, members: list[int] = members) -> list[int]:
                 wf.need(members)
                 before = dict(wf.fw_states)
-                for node in _parents_first(wf):
+                for node in topological(wf, wf.links):
                     refresh(wf, node)
                 return sorted(i for i, state in wf.fw_states.items() if before.get(i) != state)
 
@@ -161,18 +165,3 @@ class LaunchPadAdmin(LaunchPadQueries):
         for launch_id in await self.store.find_launch_ids(query):
             released.extend(await self.cancel_reservation(launch_id))
         return released
-
-
-def _parents_first(wf: Workflow) -> list[int]:
-    """Every Firework of ``wf``, each after all of its parents."""
-    parents: dict[int, int] = dict.fromkeys(wf.links, 0)
-    for children in wf.links.values():
-        for child in children:
-            parents[child] += 1
-    order = [i for i, n in sorted(parents.items()) if n == 0]
-    for node in order:
-        for child in wf.links[node]:
-            parents[child] -= 1
-            if parents[child] == 0:
-                order.append(child)
-    return order

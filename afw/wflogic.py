@@ -24,6 +24,7 @@ __all__ = [
     "representative_launch",
     "rerun_fw",
     "set_fw_state",
+    "topological",
     "workflow_state",
 ]
 
@@ -178,7 +179,7 @@ def append_wf(
     wf.invalidate_graph()
     if pull_spec_mods:
         _pull_parent_actions(wf, parents, new_roots)
-    for fw_id in _topological(wf, [*ids.values(), *old_children]):
+    for fw_id in topological(wf, [*ids.values(), *old_children]):
         refresh(wf, fw_id)
     return list(ids.values())
 
@@ -195,17 +196,24 @@ def _pull_parent_actions(wf: Workflow, parents: list[int], roots: list[int]) -> 
             apply_mods(action.get("mod_spec") or [], spec)
 
 
-def _topological(wf: Workflow, fw_ids: list[int]) -> list[int]:
+def topological(wf: Workflow, fw_ids: Iterable[int]) -> list[int]:
+    """``fw_ids`` parents first, counting only links among them: in waves, each wave the ids
+    whose parents in the set are all in earlier waves, in id order within a wave."""
     wanted = set(fw_ids)
+    waiting = {i: sum(p in wanted for p in wf.parent_links.get(i, [])) for i in wanted}
+    wave = sorted(i for i, n in waiting.items() if n == 0)
     order: list[int] = []
-    pending = set(fw_ids)
-    while pending:
-        ready = sorted(
-            i for i in pending if not any(p in pending for p in wf.parent_links.get(i, []))
-        )
-        order.extend(ready)
-        pending -= set(ready)
-    return [i for i in order if i in wanted]
+    while wave:
+        order.extend(wave)
+        following: list[int] = []
+        for fw_id in wave:
+            for child in wf.links.get(fw_id, []):
+                if child in waiting:
+                    waiting[child] -= 1
+                    if waiting[child] == 0:
+                        following.append(child)
+        wave = sorted(following)
+    return order
 
 
 def rerun_fw(wf: Workflow, fw_id: int) -> list[int]:

@@ -4,8 +4,9 @@ commands ``append_wflow``, ``dump_wflow``, ``get_qids`` and ``cancel_qid``."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import anyio
 from cyclopts import App, Parameter
@@ -25,6 +26,7 @@ from afw.cli.common import (
 from afw.cli.lpad import command, lpad_app, select_wf_ids
 from afw.errors import ConfigError
 from afw.fs.atomic import write_atomic_sync
+from afw.launchpad import LaunchPad
 from afw.serialize import dump_json, dump_yaml, load_workflow_file
 
 __all__ = ["admin_app"]
@@ -36,22 +38,27 @@ admin_app = App(
 )
 lpad_app.command(admin_app)
 
+T = TypeVar("T")
+
 RequiredIdsOpt = Annotated[
     list[str],
     Parameter(name=["-i", "--fw-id", "--fw_id"], help="Firework ids (comma-separated or repeated)"),
 ]
 
 
-def _selected_wfs(
-    fw_id: list[str] | None, name: str | None, state: str | None, query: str | None
-) -> list[int]:
-    async def go() -> list[int]:
-        async with launchpad() as lp:
-            return await select_wf_ids(lp, fw_id, name, state, query)
+def _on_selected_wfs(
+    selection: tuple[list[str] | None, str | None, str | None, str | None],
+    op: Callable[[LaunchPad, list[int]], Awaitable[T]],
+) -> tuple[list[int], T]:
+    """Resolve the workflow selection and run ``op`` on it, in one LaunchPad session."""
 
-    ids = run_async(go)
-    require_ids(ids, "workflows")
-    return ids
+    async def go() -> tuple[list[int], T]:
+        async with launchpad() as lp:
+            ids = await select_wf_ids(lp, *selection)
+            require_ids(ids, "workflows")
+            return ids, await op(lp, ids)
+
+    return run_async(go)
 
 
 @admin_app.command(name="unlock")
@@ -65,13 +72,7 @@ def unlock(
 ) -> None:
     """Force-release the workflow locks of the selected workflows (a crashed FireWorks process
     leaves its lock behind; afw's own locks expire by themselves)."""
-    ids = _selected_wfs(fw_id, name, state, query)
-
-    async def go() -> int:
-        async with launchpad() as lp:
-            return await lp.unlock_wfs(ids)
-
-    released = run_async(go)
+    ids, released = _on_selected_wfs((fw_id, name, state, query), LaunchPad.unlock_wfs)
     print(f"unlock: {released} of {len(ids)} workflow(s) were locked", file=sys.stderr)
     emit(released)
 
@@ -87,13 +88,7 @@ def refresh(
 ) -> None:
     """Recompute the state of every Firework of the selected workflows (repairs inconsistent
     ones); prints the ids whose state changed."""
-    ids = _selected_wfs(fw_id, name, state, query)
-
-    async def go() -> list[int]:
-        async with launchpad() as lp:
-            return await lp.refresh_wfs(ids)
-
-    changed = run_async(go)
+    ids, changed = _on_selected_wfs((fw_id, name, state, query), LaunchPad.refresh_wfs)
     print(f"refresh: {len(ids)} workflow(s), {len(changed)} Firework(s) changed", file=sys.stderr)
     emit(changed)
 

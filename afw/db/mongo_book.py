@@ -6,10 +6,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from pymongo import ReplaceOne, UpdateMany
+from pymongo.errors import OperationFailure
 
 from afw.db.base import OfflineRun
 from afw.db.mongo_conn import Collections
 from afw.db.mongo_docs import offline_doc, offline_run
+from afw.db.mongo_lock import LOCK_FIELDS
 from afw.db.mongo_schema import reset_counter
 from afw.errors import NotFoundError, StoreError
 
@@ -150,8 +152,6 @@ async def reset(cols: Collections) -> None:
 async def unlock_workflows(cols: Collections, fw_ids: Sequence[int]) -> int:
     """FireWorks' ``lpad admin unlock``: clear the lock fields (FireWorks' and afw's) of the
     workflows holding ``fw_ids``. A pending ``afw_journal`` stays: the next writer replays it."""
-    from afw.db.mongo_lock import LOCK_FIELDS
-
     result = await cols.workflows.update_many(
         {"nodes": {"$in": sorted({int(i) for i in fw_ids})}, "locked": {"$exists": True}},
         {"$unset": dict.fromkeys(LOCK_FIELDS, "")},
@@ -162,8 +162,6 @@ async def unlock_workflows(cols: Collections, fw_ids: Sequence[int]) -> int:
 async def compact(cols: Collections) -> list[str]:
     """``compact`` the Firework and launch collections (FireWorks ``tuneup --full``); returns
     one warning per collection the server would not compact (not every server implements it)."""
-    from pymongo.errors import OperationFailure
-
     warnings: list[str] = []
     for name in (cols.fireworks.name, cols.launches.name):
         try:

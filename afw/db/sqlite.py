@@ -111,10 +111,7 @@ class SQLiteStore:
     async def _call(self, op: str, work: Callable[[sqlite3.Connection], R], **context: Any) -> R:
         """Run ``work`` on the connection in a worker thread, one operation at a time."""
         async with self._lock:
-            conn = self._conn
-            if conn is None:
-                message = "store is closed" if self._closed else "store is not open"
-                raise StoreError(message, url=self.url, op=op)
+            conn = self._open_conn(op)
             try:
                 return await anyio.to_thread.run_sync(work, conn)
             except sqlite3.Error as exc:

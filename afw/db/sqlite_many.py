@@ -28,7 +28,7 @@ from afw.changeset import ChangeSet
 from afw.db.base import NeedLaunchIds, UpdateContext
 from afw.db.logic_runner import finish, try_once
 from afw.db.sqlite_bulk import Pending
-from afw.db.sqlite_schema import bump_counter, id_list, immediate, loads
+from afw.db.sqlite_schema import bump_counter, id_list, immediate, loads, savepoint
 from afw.db.sqlite_update import Snapshot, run_update
 from afw.workflow import Workflow
 
@@ -194,18 +194,15 @@ def _finish_queued(
 
 
 def _one_item(conn: sqlite3.Connection, fw_id: int, fn: Fn[T], written: _Written) -> Outcome[T]:
-    conn.execute("SAVEPOINT afw_item")
     try:
-        result, changes = run_update(conn, fw_id, fn, ())
-        written.add(changes)
-        outcome: Outcome[T] = (result, changes)
+        with savepoint(conn):
+            result, changes = run_update(conn, fw_id, fn, ())
     except sqlite3.Error:
         raise  # the database itself failed: the whole batch rolls back
     except Exception as exc:
-        conn.execute("ROLLBACK TO afw_item")
-        outcome = exc
-    conn.execute("RELEASE afw_item")
-    return outcome
+        return exc
+    written.add(changes)
+    return result, changes
 
 
 def _apply(

@@ -27,6 +27,7 @@ __all__ = [
     "loads",
     "path_from_url",
     "read_tx",
+    "savepoint",
     "shared_transaction",
     "translate_error",
 ]
@@ -187,6 +188,7 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+    """Inside the caller's write transaction: an exception undoes this block's writes only."""
     conn.execute("SAVEPOINT afw_nested")
     try:
         yield
@@ -196,6 +198,9 @@ def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
             conn.execute("RELEASE afw_nested")
         raise
     conn.execute("RELEASE afw_nested")
+
+
+savepoint = contextmanager(_savepoint)
 
 
 @contextmanager

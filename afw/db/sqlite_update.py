@@ -133,12 +133,13 @@ class _TxContext:
         return self._ids[self._used - 1]
 
 
-def _run(
+def run_update(
     conn: sqlite3.Connection,
     fw_id: int,
     fn: Callable[[Workflow, UpdateContext], T],
     preload: Iterable[int],
 ) -> tuple[T, ChangeSet]:
+    """Load, run and write one update inside the caller's transaction."""
     snap = Snapshot(conn, fw_id)
     snap.load([fw_id, *preload])
     ctx = _TxContext(conn)
@@ -185,7 +186,7 @@ def update_workflow(
     preload: Sequence[int],
 ) -> tuple[T, ChangeSet]:
     with immediate(conn):
-        return _run(conn, fw_id, fn, preload)
+        return run_update(conn, fw_id, fn, preload)
 
 
 def order_by(
@@ -216,7 +217,7 @@ def checkout(
         if row is None:
             return None
         fw_id: int = row[0]
-        return _run(conn, fw_id, lambda wf, ctx: fn(wf, ctx, fw_id), ())
+        return run_update(conn, fw_id, lambda wf, ctx: fn(wf, ctx, fw_id), ())
 
 
 def insert_workflows(conn: sqlite3.Connection, wfs: Sequence[Workflow]) -> list[dict[int, int]]:
@@ -248,7 +249,3 @@ def insert_workflows(conn: sqlite3.Connection, wfs: Sequence[Workflow]) -> list[
         wf.new_fw_ids.clear()
         wf.links_changed = False
     return maps
-
-
-run_update = _run
-"""Load, run and write one update inside the caller's transaction (the batched path's fallback)."""

@@ -46,6 +46,16 @@ def _temp_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
 
 
+def _write_temp(temp: Path, data: bytes) -> None:
+    """Create ``temp`` (never an existing file), write ``data`` and fsync it; the mode honours
+    the umask like a plain ``open(path, "w")``."""
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    with os.fdopen(fd, "wb", closefd=True) as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def write_atomic_sync(path: str | os.PathLike[str], data: bytes) -> None:
     """Replace ``path`` with ``data``: temp file in the same dir, fsync, rename, fsync the dir.
 
@@ -54,12 +64,8 @@ def write_atomic_sync(path: str | os.PathLike[str], data: bytes) -> None:
     """
     target = Path(path).absolute()
     temp = _temp_path(target)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     try:
-        with os.fdopen(fd, "wb", closefd=True) as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_temp(temp, data)
         temp.replace(target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -115,12 +121,8 @@ def write_files_atomic_sync(
         for name, data in files:
             target = base / name
             temp = _temp_path(target)
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
             temps.append((temp, target))
-            with os.fdopen(fd, "wb", closefd=True) as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+            _write_temp(temp, data)
         for temp, target in temps:
             temp.replace(target)
     except BaseException:

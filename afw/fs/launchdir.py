@@ -78,10 +78,10 @@ async def write_reservation(
 
 
 async def write_submit_script(fs: FileSystem, launch_dir: str, script: str) -> str:
-    """Write ``FW_submit.script`` into ``launch_dir``; return its path."""
-    path = posixpath.join(launch_dir, FW_SUBMIT_SCRIPT)
-    await fs.write_atomic(path, script.encode())
-    return path
+    """Write ``FW_submit.script`` into ``launch_dir`` (made if needed), durable on return;
+    return its path."""
+    await fs.write_files_atomic(launch_dir, [(FW_SUBMIT_SCRIPT, script.encode())])
+    return posixpath.join(launch_dir, FW_SUBMIT_SCRIPT)
 
 
 async def read_fw_json(fs: FileSystem, launch_dir: str) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from afw.errors import AfwError, ConfigError, QueueLimitError, RemoteError, Stat
 from afw.firework import Firework
 from afw.fs.base import FileSystem
 from afw.fs.formats import FW_SUBMIT_SCRIPT
-from afw.fs.launchdir import write_reservation
+from afw.fs.launchdir import write_reservation, write_submit_script
 from afw.fworker import FWorker
 from afw.queue.client import QueueClient
 from afw.queue.config import QueueConfig
@@ -104,8 +104,8 @@ class QueueContext:
         """Render and write ``FW_submit.script`` into ``launch_dir`` (made if needed), submit
         it: the job id."""
         script = await self.render(config, launch_dir, job_name)
-        await self.fs.write_files_atomic(launch_dir, [(FW_SUBMIT_SCRIPT, script.encode())])
-        return await self.submit(launch_dir, once_key)
+        path = await write_submit_script(self.fs, launch_dir, script)
+        return await self.client.submit(path, once_key=once_key)
 
     async def submit(self, launch_dir: str, once_key: str | None = None) -> str:
         """Submit the ``FW_submit.script`` already written in ``launch_dir``: the job id."""
