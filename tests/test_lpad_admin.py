@@ -218,6 +218,10 @@ def test_cli_append_dump_and_qids(tmp_path: Path) -> None:
     assert "no Firework with id 99" in one_line_error(
         afw("lpad", "append_wflow", "-i", "99", "-f", str(tmp_path / "add.json"), env=env)
     )
+    unwritable = tmp_path / "missing-dir" / "wf.json"
+    line = one_line_error(afw("lpad", "dump_wflow", "-i", "1", "-f", str(unwritable), env=env))
+    assert f"cannot write {unwritable}" in line
+    assert not unwritable.parent.exists()
     (tmp_path / "bad.yaml").write_text("fws: [\n")
     one_line_error(
         afw("lpad", "append_wflow", "-i", "1", "-f", str(tmp_path / "bad.yaml"), env=env)

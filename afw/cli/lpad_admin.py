@@ -25,7 +25,7 @@ from afw.cli.common import (
 )
 from afw.cli.lpad import command, lpad_app, select_wf_ids
 from afw.errors import ConfigError
-from afw.fs.atomic import write_atomic_sync
+from afw.fs.local import LocalFileSystem
 from afw.launchpad import LaunchPad
 from afw.serialize import dump_json, dump_yaml, load_workflow_file
 
@@ -166,14 +166,17 @@ def dump_wflow(
     """Write the workflow holding Firework -i to --wf-file (YAML for .yaml/.yml, else JSON), in
     FireWorks' format: `lpad add` of the file recreates it."""
 
-    async def go() -> bytes:
+    async def go() -> None:
         async with launchpad() as lp:
             doc = (await lp.get_wf_by_fw_id(fw_id)).to_dict()
         if Path(wf_file).suffix.lower() in (".yaml", ".yml"):
-            return dump_yaml(doc).encode()
-        return dump_json(doc, indent=True) + b"\n"
+            data = dump_yaml(doc).encode()
+        else:
+            data = dump_json(doc, indent=True) + b"\n"
+        async with LocalFileSystem() as fs:  # atomic, and an OSError becomes one line
+            await fs.write_atomic(wf_file, data)
 
-    write_atomic_sync(wf_file, run_async(go))
+    run_async(go)
     print(f"dump_wflow: wrote {wf_file}", file=sys.stderr)
 
 
